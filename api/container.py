@@ -1,0 +1,44 @@
+"""The composition root: settings -> engine -> session factory -> unit of work -> services.
+
+The engine and session factory are one per process (``Singleton``); a unit of work and the
+service that uses it are new for every use (``Factory``), so no session is ever shared
+between requests or threads. Tests override providers, e.g. ``container.uow.override(...)``.
+"""
+
+from dependency_injector import containers, providers
+
+from application.articles import ArticleService
+from application.comments import CommentService
+from application.ports import SystemClock
+from application.profiles import ProfileService
+from application.users import UserService
+from infrastructure.database import create_db_engine, create_session_factory
+from infrastructure.security import Argon2PasswordHasher, JwtTokenService
+from infrastructure.settings import Settings
+from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Singleton(Settings)
+
+    engine = providers.Singleton(create_db_engine, settings)
+    session_factory = providers.Singleton(create_session_factory, engine)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory)
+
+    clock = providers.Singleton(SystemClock)
+    hasher = providers.Singleton(
+        Argon2PasswordHasher,
+        time_cost=settings.provided.argon2_time_cost,
+        memory_cost_kib=settings.provided.argon2_memory_cost_kib,
+        parallelism=settings.provided.argon2_parallelism,
+    )
+    tokens = providers.Singleton(
+        JwtTokenService,
+        secret=settings.provided.jwt_secret,
+        ttl_seconds=settings.provided.jwt_ttl_seconds,
+    )
+
+    user_service = providers.Factory(UserService, uow=uow, hasher=hasher, tokens=tokens)
+    profile_service = providers.Factory(ProfileService, uow=uow)
+    article_service = providers.Factory(ArticleService, uow=uow, clock=clock)
+    comment_service = providers.Factory(CommentService, uow=uow, clock=clock)

@@ -1,0 +1,87 @@
+"""FastAPI dependencies: the caller's identity and the services, from the container.
+
+They are ``async def`` on purpose: nothing here blocks (a JWT check is CPU work of
+microseconds, building a service opens no session), and an ``async`` dependency costs no
+hop through the threadpool. The endpoints that call services are ``def``.
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from api.container import Container
+from application.articles import ArticleService
+from application.comments import CommentService
+from application.errors import NotAuthenticated
+from application.profiles import ProfileService
+from application.users import UserService
+
+_authorization = APIKeyHeader(
+    name="Authorization",
+    auto_error=False,
+    description="`Token <jwt>` as returned by login or registration",
+)
+
+
+def container(request: Request) -> Container:
+    return request.app.state.container
+
+
+def _token(header: str | None) -> str | None:
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() not in ("token", "bearer") or not token.strip():
+        raise NotAuthenticated("Authorization header must be 'Token <jwt>'")
+    return token.strip()
+
+
+class Caller:
+    """The authenticated caller: their user id and the token they sent."""
+
+    __slots__ = ("token", "user_id")
+
+    def __init__(self, user_id: int, token: str) -> None:
+        self.user_id = user_id
+        self.token = token
+
+
+async def optional_caller(
+    request: Request, header: Annotated[str | None, Depends(_authorization)]
+) -> Caller | None:
+    """Anonymous without a header; a header that is present must hold a valid token."""
+    token = _token(header)
+    if token is None:
+        return None
+    return Caller(container(request).tokens().verify(token), token)
+
+
+async def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
+    if caller is None:
+        raise NotAuthenticated("authentication required: send 'Authorization: Token <jwt>'")
+    return caller
+
+
+async def user_service(request: Request) -> UserService:
+    return container(request).user_service()
+
+
+async def profile_service(request: Request) -> ProfileService:
+    return container(request).profile_service()
+
+
+async def article_service(request: Request) -> ArticleService:
+    return container(request).article_service()
+
+
+async def comment_service(request: Request) -> CommentService:
+    return container(request).comment_service()
+
+
+OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
+RequiredCaller = Annotated[Caller, Depends(required_caller)]
+Users = Annotated[UserService, Depends(user_service)]
+Profiles = Annotated[ProfileService, Depends(profile_service)]
+Articles = Annotated[ArticleService, Depends(article_service)]
+Comments = Annotated[CommentService, Depends(comment_service)]

@@ -1,0 +1,102 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.dependencies import Articles, OptionalCaller, RequiredCaller
+from api.responses import json_response, no_content
+from api.schemas import (
+    Article,
+    MultipleArticlesResponse,
+    NewArticleRequest,
+    SingleArticleResponse,
+    TagsResponse,
+    UpdateArticleRequest,
+)
+from application.articles import ArticleChanges, ArticleDraft
+from application.read_models import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ArticleFilter, ArticleView
+
+router = APIRouter(tags=["Articles"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="articles to skip")]
+Name = Annotated[str | None, Query(max_length=256)]
+
+
+def _article(view: ArticleView) -> Response:
+    return json_response(SingleArticleResponse(article=Article.of(view)))
+
+
+@router.get("/articles", response_model=MultipleArticlesResponse)
+def list_articles(
+    caller: OptionalCaller,
+    articles: Articles,
+    tag: Name = None,
+    author: Name = None,
+    favorited: Name = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    offset: Offset = 0,
+) -> Response:
+    filters = ArticleFilter(
+        tag=tag, author=author, favorited_by=favorited, limit=limit, offset=offset
+    )
+    page = articles.search(filters, caller.user_id if caller else None)
+    return json_response(MultipleArticlesResponse.of(page.articles, page.total))
+
+
+@router.get("/articles/feed", response_model=MultipleArticlesResponse)
+def feed(
+    caller: RequiredCaller,
+    articles: Articles,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    offset: Offset = 0,
+) -> Response:
+    page = articles.feed(caller.user_id, limit, offset)
+    return json_response(MultipleArticlesResponse.of(page.articles, page.total))
+
+
+@router.post("/articles", status_code=201, response_model=SingleArticleResponse)
+def create_article(
+    request: NewArticleRequest, caller: RequiredCaller, articles: Articles
+) -> Response:
+    new = request.article
+    draft = ArticleDraft(
+        title=new.title, description=new.description, body=new.body, tag_names=tuple(new.tagList)
+    )
+    view = articles.create(caller.user_id, draft)
+    return json_response(SingleArticleResponse(article=Article.of(view)), status_code=201)
+
+
+@router.get("/articles/{slug}", response_model=SingleArticleResponse)
+def get_article(slug: str, caller: OptionalCaller, articles: Articles) -> Response:
+    return _article(articles.get(slug, caller.user_id if caller else None))
+
+
+@router.put("/articles/{slug}", response_model=SingleArticleResponse)
+def update_article(
+    slug: str, request: UpdateArticleRequest, caller: RequiredCaller, articles: Articles
+) -> Response:
+    changes = ArticleChanges(**request.article.model_dump(exclude_none=True))
+    return _article(articles.update(slug, caller.user_id, changes))
+
+
+@router.delete("/articles/{slug}", status_code=204)
+def delete_article(slug: str, caller: RequiredCaller, articles: Articles) -> Response:
+    articles.delete(slug, caller.user_id)
+    return no_content()
+
+
+@router.post("/articles/{slug}/favorite", response_model=SingleArticleResponse, tags=["Favorites"])
+def favorite(slug: str, caller: RequiredCaller, articles: Articles) -> Response:
+    return _article(articles.favorite(slug, caller.user_id))
+
+
+@router.delete(
+    "/articles/{slug}/favorite", response_model=SingleArticleResponse, tags=["Favorites"]
+)
+def unfavorite(slug: str, caller: RequiredCaller, articles: Articles) -> Response:
+    return _article(articles.unfavorite(slug, caller.user_id))
+
+
+@router.get("/tags", response_model=TagsResponse, tags=["Tags"])
+def list_tags(articles: Articles) -> Response:
+    return json_response(TagsResponse(tags=articles.tags()))

@@ -1,0 +1,38 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from api.dependencies import Comments, OptionalCaller, RequiredCaller
+from api.responses import json_response, no_content
+from api.schemas import (
+    Comment,
+    MultipleCommentsResponse,
+    NewCommentRequest,
+    SingleCommentResponse,
+)
+
+router = APIRouter(tags=["Comments"])
+
+CommentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("/articles/{slug}/comments", response_model=MultipleCommentsResponse)
+def list_comments(slug: str, caller: OptionalCaller, comments: Comments) -> Response:
+    views = comments.for_article(slug, caller.user_id if caller else None)
+    return json_response(MultipleCommentsResponse(comments=[Comment.of(v) for v in views]))
+
+
+@router.post("/articles/{slug}/comments", response_model=SingleCommentResponse)
+def add_comment(
+    slug: str, request: NewCommentRequest, caller: RequiredCaller, comments: Comments
+) -> Response:
+    view = comments.add(slug, caller.user_id, request.comment.body)
+    return json_response(SingleCommentResponse(comment=Comment.of(view)))
+
+
+@router.delete("/articles/{slug}/comments/{comment_id}", status_code=204)
+def delete_comment(
+    slug: str, comment_id: CommentId, caller: RequiredCaller, comments: Comments
+) -> Response:
+    comments.delete(slug, comment_id, caller.user_id)
+    return no_content()

@@ -1,0 +1,157 @@
+"""Articles: writing, editing, deleting, favoriting, and the read side's lists."""
+
+import secrets
+from dataclasses import dataclass
+
+from application.ports import Clock
+from application.read_models import (
+    MAX_PAGE_SIZE,
+    ArticleFilter,
+    ArticlePage,
+    ArticleView,
+)
+from application.unit_of_work import UnitOfWork
+from domain import articles as rules
+from domain.articles import Article
+from domain.errors import Forbidden, NotFound, ValidationFailed
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleDraft:
+    title: str
+    description: str
+    body: str
+    tag_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleChanges:
+    """The fields ``PUT /articles/{slug}`` may change; ``None`` leaves a field as it is."""
+
+    title: str | None = None
+    description: str | None = None
+    body: str | None = None
+
+
+def check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    if offset < 0:
+        raise ValidationFailed("offset must not be negative")
+
+
+class ArticleService:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self.uow = uow
+        self.clock = clock
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, slug: str, viewer_id: int | None) -> ArticleView:
+        with self.uow:
+            return self._view(slug, viewer_id)
+
+    def search(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage:
+        check_page(filters.limit, filters.offset)
+        with self.uow:
+            return self.uow.reads.articles(filters, viewer_id)
+
+    def feed(self, viewer_id: int, limit: int, offset: int) -> ArticlePage:
+        check_page(limit, offset)
+        with self.uow:
+            return self.uow.reads.feed(viewer_id, limit, offset)
+
+    def tags(self) -> list[str]:
+        with self.uow:
+            return self.uow.reads.tags()
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create(self, author_id: int, draft: ArticleDraft) -> ArticleView:
+        """Write an article with its tags, all or nothing. Its slug is unique."""
+        rules.check_title(draft.title)
+        with self.uow:
+            article = Article.write(
+                author_id=author_id,
+                slug=self._free_slug(draft.title),
+                title=draft.title,
+                description=draft.description,
+                body=draft.body,
+                tag_names=list(draft.tag_names),
+                now=self.clock.now(),
+            )
+            self.uow.articles.add(article)
+            view = self._view(article.slug, author_id)
+            self.uow.commit()
+        return view
+
+    def update(self, slug: str, user_id: int, changes: ArticleChanges) -> ArticleView:
+        """Only the author may edit; a new title gives a new slug."""
+        with self.uow:
+            article = self._own_article(slug, user_id)
+            if changes.title is not None and changes.title != article.title:
+                article.title = rules.check_title(changes.title)
+                article.slug = self._free_slug(changes.title)
+            if changes.description is not None:
+                article.description = rules.check_description(changes.description)
+            if changes.body is not None:
+                article.body = rules.check_body(changes.body)
+            article.updated_at = self.clock.now()
+            self.uow.articles.save(article)
+            view = self._view(article.slug, user_id)
+            self.uow.commit()
+        return view
+
+    def delete(self, slug: str, user_id: int) -> None:
+        """Only the author may delete; comments and favorites go with it."""
+        with self.uow:
+            article = self._own_article(slug, user_id)
+            self.uow.articles.remove(article)
+            self.uow.commit()
+
+    def favorite(self, slug: str, user_id: int) -> ArticleView:
+        with self.uow:
+            article = self._article(slug)
+            self.uow.articles.add_favorite(article, user_id)
+            view = self._view(slug, user_id)
+            self.uow.commit()
+        return view
+
+    def unfavorite(self, slug: str, user_id: int) -> ArticleView:
+        with self.uow:
+            article = self._article(slug)
+            self.uow.articles.remove_favorite(article, user_id)
+            view = self._view(slug, user_id)
+            self.uow.commit()
+        return view
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _article(self, slug: str) -> Article:
+        article = self.uow.articles.get_by_slug(slug)
+        if article is None:
+            raise NotFound("article not found")
+        return article
+
+    def _own_article(self, slug: str, user_id: int) -> Article:
+        article = self._article(slug)
+        if not article.is_written_by(user_id):
+            raise Forbidden("only the author may change this article")
+        return article
+
+    def _view(self, slug: str, viewer_id: int | None) -> ArticleView:
+        view = self.uow.reads.article(slug, viewer_id)
+        if view is None:
+            raise NotFound("article not found")
+        return view
+
+    def _free_slug(self, title: str) -> str:
+        """The title's slug, or, if an article has it already, the slug and a random suffix.
+
+        Two requests racing for the same new slug still meet the unique constraint, which
+        turns the loser into a clear 409/422 instead of a duplicate.
+        """
+        slug = rules.slugify(title)
+        if self.uow.articles.slug_exists(slug):
+            slug = f"{slug}-{secrets.token_hex(4)}"
+        return slug

@@ -1,0 +1,49 @@
+"""Comments on articles."""
+
+from application.ports import Clock
+from application.read_models import CommentView
+from application.unit_of_work import UnitOfWork
+from domain.comments import Comment
+from domain.errors import Forbidden, NotFound
+
+
+class CommentService:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self.uow = uow
+        self.clock = clock
+
+    def for_article(self, slug: str, viewer_id: int | None) -> list[CommentView]:
+        with self.uow:
+            article = self.uow.articles.get_by_slug(slug)
+            if article is None:
+                raise NotFound("article not found")
+            assert article.id is not None
+            return self.uow.reads.comments(article.id, viewer_id)
+
+    def add(self, slug: str, author_id: int, body: str) -> CommentView:
+        with self.uow:
+            article = self.uow.articles.get_by_slug(slug)
+            if article is None:
+                raise NotFound("article not found")
+            assert article.id is not None
+            comment = Comment.write(
+                article_id=article.id, author_id=author_id, body=body, now=self.clock.now()
+            )
+            self.uow.comments.add(comment)
+            assert comment.id is not None
+            view = self.uow.reads.comment(comment.id, author_id)
+            assert view is not None
+            self.uow.commit()
+        return view
+
+    def delete(self, slug: str, comment_id: int, user_id: int) -> None:
+        """Only the comment's author may delete it; the comment must be on this article."""
+        with self.uow:
+            article = self.uow.articles.get_by_slug(slug)
+            comment = self.uow.comments.get(comment_id)
+            if article is None or comment is None or comment.article_id != article.id:
+                raise NotFound("comment not found")
+            if not comment.is_written_by(user_id):
+                raise Forbidden("only the author may delete this comment")
+            self.uow.comments.remove(comment)
+            self.uow.commit()

@@ -1,0 +1,31 @@
+"""What the use cases need from the outside world, as small interfaces."""
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """True if ``password`` matches; never raises for a wrong password."""
+        ...
+
+
+class TokenService(Protocol):
+    def issue(self, user_id: int) -> str: ...
+
+    def verify(self, token: str) -> int:
+        """The user id the token was issued for; raises ``NotAuthenticated`` otherwise."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -1,0 +1,40 @@
+"""Profiles: reading one, following and unfollowing."""
+
+from application.read_models import ProfileView
+from application.unit_of_work import UnitOfWork
+from domain.errors import Forbidden, NotFound
+
+
+class ProfileService:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    def get(self, username: str, viewer_id: int | None) -> ProfileView:
+        with self.uow:
+            profile = self.uow.reads.profile(username, viewer_id)
+        if profile is None:
+            raise NotFound("profile not found")
+        return profile
+
+    def follow(self, follower_id: int, username: str) -> ProfileView:
+        """Follow ``username``; following twice is the same as once."""
+        with self.uow:
+            followee = self.uow.users.get_by_username(username)
+            if followee is None:
+                raise NotFound("profile not found")
+            if followee.id == follower_id:
+                raise Forbidden("you cannot follow yourself")
+            assert followee.id is not None
+            self.uow.users.follow(follower_id, followee.id)
+            self.uow.commit()
+            return ProfileView(followee.username, followee.bio, followee.image, following=True)
+
+    def unfollow(self, follower_id: int, username: str) -> ProfileView:
+        with self.uow:
+            followee = self.uow.users.get_by_username(username)
+            if followee is None:
+                raise NotFound("profile not found")
+            assert followee.id is not None
+            self.uow.users.unfollow(follower_id, followee.id)
+            self.uow.commit()
+            return ProfileView(followee.username, followee.bio, followee.image, following=False)

@@ -1,0 +1,36 @@
+"""The unit of work: one session, one transaction, explicit commit, rollback otherwise."""
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from application.read_models import ReadQueries
+from domain.articles import ArticleRepository
+from domain.comments import CommentRepository
+from domain.users import UserRepository
+
+
+class UnitOfWork(Protocol):
+    """Use as ``with uow: ...; uow.commit()``.
+
+    Leaving the block rolls back whatever was not committed and releases the connection,
+    on success, on a domain error and on any other exception alike. An instance serves one
+    use case of one request; it is never shared.
+    """
+
+    users: UserRepository
+    articles: ArticleRepository
+    comments: CommentRepository
+    reads: ReadQueries
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...

@@ -1,0 +1,127 @@
+"""Registration, login and the current user's account."""
+
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
+
+from application.errors import NotAuthenticated
+from application.ports import PasswordHasher, TokenService
+from application.read_models import AuthenticatedUser, UserView
+from application.unit_of_work import UnitOfWork
+from domain import users as rules
+from domain.errors import AlreadyExists, InvalidCredentials, ValidationFailed
+from domain.users import User
+
+# Verified against when the email is unknown, so a login takes as long for an unknown
+# email as for a wrong password (no timing oracle). Hashed once per hasher, not per request.
+_UNKNOWN_USER_PASSWORD = "an unguessable password that no user has"
+_unknown_user_hashes: "WeakKeyDictionary[PasswordHasher, str]" = WeakKeyDictionary()
+
+
+@dataclass(frozen=True, slots=True)
+class UserChanges:
+    """The fields ``PUT /user`` may change; ``None`` leaves a field as it is."""
+
+    email: str | None = None
+    username: str | None = None
+    password: str | None = None
+    bio: str | None = None
+    image: str | None = None
+
+
+def _view(user: User) -> UserView:
+    return UserView(email=user.email, username=user.username, bio=user.bio, image=user.image)
+
+
+def _identity(user: User) -> tuple[int, UserView]:
+    assert user.id is not None, "a stored user has an id"
+    return user.id, _view(user)
+
+
+class UserService:
+    """Use cases of the user aggregate: register, log in, read and update the current user."""
+
+    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, tokens: TokenService) -> None:
+        self.uow = uow
+        self.hasher = hasher
+        self.tokens = tokens
+
+    def register(self, *, username: str, email: str, password: str) -> AuthenticatedUser:
+        rules.check_password(password)
+        # Hash before the transaction: it is the slow part and needs no connection.
+        user = User.register(
+            username=username, email=email, password_hash=self.hasher.hash(password)
+        )
+        with self.uow:
+            self._ensure_free(email=user.email, username=user.username)
+            self.uow.users.add(user)
+            self.uow.commit()
+            user_id, view = _identity(user)
+        return AuthenticatedUser(user=view, token=self.tokens.issue(user_id))
+
+    def login(self, *, email: str, password: str) -> AuthenticatedUser:
+        try:
+            email = rules.normalize_email(email)
+        except ValidationFailed:
+            email = ""
+        with self.uow:
+            user = self.uow.users.get_by_email(email) if email else None
+            found = (_identity(user), user.password_hash) if user is not None else None
+        # Verify after the transaction: hashing is slow and needs no connection.
+        if found is None:
+            self.hasher.verify(self._unknown_user_hash(), password)
+            raise InvalidCredentials("email or password is invalid")
+        (user_id, view), password_hash = found
+        if not self.hasher.verify(password_hash, password):
+            raise InvalidCredentials("email or password is invalid")
+        return AuthenticatedUser(user=view, token=self.tokens.issue(user_id))
+
+    def current(self, user_id: int) -> UserView:
+        with self.uow:
+            user = self.uow.users.get(user_id)
+            if user is None:
+                raise NotAuthenticated("the user of this token no longer exists")
+            return _view(user)
+
+    def update(self, user_id: int, changes: UserChanges) -> UserView:
+        new_hash = None
+        if changes.password is not None:
+            new_hash = self.hasher.hash(rules.check_password(changes.password))
+        with self.uow:
+            user = self.uow.users.get(user_id)
+            if user is None:
+                raise NotAuthenticated("the user of this token no longer exists")
+            email = rules.normalize_email(changes.email) if changes.email is not None else None
+            username = (
+                rules.check_username(changes.username) if changes.username is not None else None
+            )
+            self._ensure_free(
+                email=email if email != user.email else None,
+                username=username if username != user.username else None,
+            )
+            if email is not None:
+                user.email = email
+            if username is not None:
+                user.username = username
+            if new_hash is not None:
+                user.password_hash = new_hash
+            if changes.bio is not None:
+                user.bio = rules.check_bio(changes.bio)
+            if changes.image is not None:
+                user.image = rules.check_image(changes.image)
+            self.uow.commit()
+            return _view(user)
+
+    def _ensure_free(self, *, email: str | None, username: str | None) -> None:
+        """A friendly early check; the unique constraints stay the truth under races."""
+        taken = []
+        if email is not None and self.uow.users.get_by_email(email) is not None:
+            taken.append("email has already been taken")
+        if username is not None and self.uow.users.get_by_username(username) is not None:
+            taken.append("username has already been taken")
+        if taken:
+            raise AlreadyExists(*taken)
+
+    def _unknown_user_hash(self) -> str:
+        if self.hasher not in _unknown_user_hashes:
+            _unknown_user_hashes[self.hasher] = self.hasher.hash(_UNKNOWN_USER_PASSWORD)
+        return _unknown_user_hashes[self.hasher]

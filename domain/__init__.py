@@ -1,0 +1,1 @@
+"""Entities, value rules, domain errors and repository interfaces. Standard library only."""

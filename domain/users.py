@@ -1,0 +1,87 @@
+"""The user aggregate: a registered account, its value rules and its repository."""
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from domain import validation
+from domain.errors import ValidationFailed
+
+USERNAME_MAX = 64
+EMAIL_MAX = 254
+PASSWORD_MAX = 256
+BIO_MAX = 2000
+IMAGE_MAX = 2048
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# Deliberately loose: one @, no spaces, a dot in the domain. Deliverability is not our rule.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(email: str) -> str:
+    """Emails are compared and stored trimmed and lower-cased: ``" A@B.io"`` is ``"a@b.io"``."""
+    email = validation.text(email, "email", max_length=EMAIL_MAX + 64).strip().lower()
+    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
+        raise ValidationFailed("email is invalid")
+    return email
+
+
+def check_username(username: str) -> str:
+    """Usernames are 1..64 characters of letters, digits, ``_``, ``.`` and ``-``; case kept."""
+    validation.text(username, "username", max_length=USERNAME_MAX)
+    if not _USERNAME.match(username):
+        raise ValidationFailed("username may contain only letters, digits, '_', '.' and '-'")
+    return username
+
+
+def check_password(password: str) -> str:
+    """A new password must not be empty; the upper bound keeps hashing cost bounded."""
+    return validation.text(password, "password", max_length=PASSWORD_MAX)
+
+
+def check_bio(bio: str) -> str:
+    return validation.text(bio, "bio", max_length=BIO_MAX, allow_empty=True)
+
+
+def check_image(image: str) -> str:
+    return validation.text(image, "image", max_length=IMAGE_MAX, allow_empty=True)
+
+
+@dataclass(eq=False)
+class User:
+    """A registered account. ``password_hash`` is whatever the hasher port produced."""
+
+    username: str
+    email: str
+    password_hash: str
+    bio: str = ""
+    image: str = ""
+    id: int | None = None
+
+    @classmethod
+    def register(cls, *, username: str, email: str, password_hash: str) -> "User":
+        return cls(
+            username=check_username(username),
+            email=normalize_email(email),
+            password_hash=password_hash,
+        )
+
+
+class UserRepository(Protocol):
+    """Users and who follows whom. Implementations flush, never commit."""
+
+    def add(self, user: User) -> None: ...
+
+    def get(self, user_id: int) -> User | None: ...
+
+    def get_by_email(self, email: str) -> User | None: ...
+
+    def get_by_username(self, username: str) -> User | None: ...
+
+    def follow(self, follower_id: int, followee_id: int) -> None:
+        """Idempotent: following twice leaves one follow."""
+        ...
+
+    def unfollow(self, follower_id: int, followee_id: int) -> None:
+        """Idempotent: unfollowing someone not followed changes nothing."""
+        ...

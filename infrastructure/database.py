@@ -1,0 +1,90 @@
+"""The engine (one per process) and the session factory the unit of work uses."""
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from infrastructure.orm import map_entities
+from infrastructure.settings import Settings
+
+
+def create_db_engine(settings: Settings) -> Engine:
+    """Build the engine for ``settings.database_url``: SQLite or PostgreSQL (psycopg 3)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(settings)
+    if url.get_backend_name() == "postgresql":
+        return _postgresql_engine(settings)
+    raise ValueError(f"unsupported database: {url.get_backend_name()} (use sqlite or postgresql)")
+
+
+def _sqlite_engine(settings: Settings) -> Engine:
+    engine = create_engine(
+        settings.database_url,
+        # Sessions are confined to one service call, but FastAPI may run consecutive calls
+        # on different threads of its pool.
+        connect_args={"check_same_thread": False},
+    )
+    busy_timeout = settings.sqlite_busy_timeout_ms
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite (its legacy implicit BEGIN breaks
+        # SAVEPOINTs and rollbacks); the "begin" hook below emits BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock at BEGIN, waiting up to busy_timeout for it. A
+        # deferred transaction that later tries to write fails at once with "database is
+        # locked" if another writer got there first; this one waits its turn instead.
+        # Readers are not blocked in WAL mode.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgresql_engine(settings: Settings) -> Engine:
+    server_options = " ".join(
+        f"-c {name}={value}"
+        for name, value in (
+            ("statement_timeout", settings.statement_timeout_ms),
+            ("lock_timeout", settings.lock_timeout_ms),
+            ("idle_in_transaction_session_timeout", settings.idle_in_transaction_timeout_ms),
+        )
+    )
+    connect_args: dict[str, Any] = {
+        "connect_timeout": settings.connect_timeout_seconds,
+        "options": server_options,
+        "application_name": "conduit",
+        # Without keepalives a dropped network hangs a request for the OS default (~2 h).
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+    if not settings.db_prepared_statements:
+        connect_args["prepare_threshold"] = None
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        pool_timeout=settings.pool_timeout,
+        pool_recycle=settings.pool_recycle_seconds,
+        pool_pre_ping=settings.pool_pre_ping,
+        connect_args=connect_args,
+    )
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that never flush or expire behind the caller's back."""
+    map_entities()
+    return sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)

@@ -1,0 +1,133 @@
+"""Tables and the imperative mapping of the domain's entities onto them.
+
+Alembic's ``target_metadata`` is ``metadata`` here; every table lives in this module, so
+autogenerate sees them all. Relationships are ``lazy="raise"``: a load that was not asked
+for is an error in tests, never a hidden query per row in production.
+"""
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import registry, relationship
+
+from domain.articles import SLUG_MAX, TAG_MAX, TITLE_MAX, Article, Tag
+from domain.comments import Comment
+from domain.users import EMAIL_MAX, USERNAME_MAX, User
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Timestamps are stored in UTC; SQLite hands them back naive, the read side marks them UTC.
+Timestamp = DateTime(timezone=True)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(USERNAME_MAX), nullable=False),
+    Column("email", String(EMAIL_MAX), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("bio", Text, nullable=False, server_default=""),
+    Column("image", Text, nullable=False, server_default=""),
+    UniqueConstraint("username"),
+    UniqueConstraint("email"),
+)
+
+follows = Table(
+    "follows",
+    metadata,
+    Column("follower_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("followee_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # The primary key serves "whom does X follow"; this serves "who follows X".
+    Index(None, "followee_id"),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(SLUG_MAX), nullable=False),
+    Column("title", String(TITLE_MAX), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("author_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("favorites_count", Integer, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("slug"),
+    Index(None, "created_at", "id"),
+    Index(None, "author_id", "created_at"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(TAG_MAX), nullable=False),
+    UniqueConstraint("name"),
+)
+
+article_tags = Table(
+    "article_tags",
+    metadata,
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "tag_id", "article_id"),
+)
+
+favorites = Table(
+    "favorites",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "article_id"),
+)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("author_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index(None, "article_id", "id"),
+)
+
+mapper_registry = registry(metadata=metadata)
+_mapped = False
+
+
+def map_entities() -> None:
+    """Map the domain classes onto the tables, once per process."""
+    global _mapped
+    if _mapped:
+        return
+    mapper_registry.map_imperatively(User, users)
+    mapper_registry.map_imperatively(Tag, tags)
+    mapper_registry.map_imperatively(
+        Article,
+        articles,
+        properties={
+            "tags": relationship(Tag, secondary=article_tags, lazy="raise", passive_deletes=True)
+        },
+    )
+    mapper_registry.map_imperatively(Comment, comments)
+    _mapped = True

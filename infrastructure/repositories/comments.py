@@ -1,0 +1,19 @@
+from sqlalchemy.orm import Session
+
+from domain.comments import Comment
+
+
+class SqlAlchemyCommentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, comment: Comment) -> None:
+        self.session.add(comment)
+        self.session.flush()
+
+    def get(self, comment_id: int) -> Comment | None:
+        return self.session.get(Comment, comment_id)
+
+    def remove(self, comment: Comment) -> None:
+        self.session.delete(comment)
+        self.session.flush()

@@ -1,0 +1,36 @@
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from domain.users import User
+from infrastructure.orm import follows, users
+from infrastructure.repositories._sql import insert_ignoring_duplicates
+
+
+class SqlAlchemyUserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, user: User) -> None:
+        self.session.add(user)
+        self.session.flush()
+
+    def get(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
+
+    def get_by_email(self, email: str) -> User | None:
+        return self.session.scalars(select(User).where(users.c.email == email)).one_or_none()
+
+    def get_by_username(self, username: str) -> User | None:
+        return self.session.scalars(select(User).where(users.c.username == username)).one_or_none()
+
+    def follow(self, follower_id: int, followee_id: int) -> None:
+        insert_ignoring_duplicates(
+            self.session, follows, [{"follower_id": follower_id, "followee_id": followee_id}]
+        )
+
+    def unfollow(self, follower_id: int, followee_id: int) -> None:
+        self.session.execute(
+            delete(follows).where(
+                follows.c.follower_id == follower_id, follows.c.followee_id == followee_id
+            )
+        )

@@ -1,0 +1,52 @@
+"""Configuration from the environment (and an optional ``.env`` file)."""
+
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Good enough for the embedded SQLite default on a laptop; refused for PostgreSQL.
+DEFAULT_JWT_SECRET = "insecure-development-secret-change-me-in-production"
+
+
+class Settings(BaseSettings):
+    """Every setting is an environment variable of the same name in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./conduit.db"
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+
+    # Connection pool (PostgreSQL; SQLite keeps one connection per thread).
+    pool_size: int = Field(default=10, ge=1)
+    pool_max_overflow: int = Field(default=0, ge=0)
+    pool_timeout: float = Field(default=2.0, gt=0)
+    pool_recycle_seconds: int = Field(default=1800, ge=-1)
+    pool_pre_ping: bool = True
+    connect_timeout_seconds: int = Field(default=3, ge=1)
+    statement_timeout_ms: int = Field(default=5000, ge=0)
+    lock_timeout_ms: int = Field(default=3000, ge=0)
+    idle_in_transaction_timeout_ms: int = Field(default=10000, ge=0)
+    # psycopg's automatic server-side prepared statements; off behind PgBouncer (transaction mode).
+    db_prepared_statements: bool = True
+
+    # SQLite
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    # Password hashing (argon2id); the defaults are argon2-cffi's RFC 9106 "low memory" profile.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_production(self) -> Self:
+        if not self.is_sqlite and self.jwt_secret == DEFAULT_JWT_SECRET:
+            raise ValueError(
+                "JWT_SECRET must be set to a secret of your own when DATABASE_URL is not SQLite"
+            )
+        return self

@@ -21,8 +21,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        if container.engine.initialized:  # type: ignore[attr-defined]  # Singleton API
-            container.engine().dispose()
+        container.shutdown_resources()  # disposes of the engine, if this process made one
 
     app = FastAPI(
         title="Conduit",

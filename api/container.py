@@ -5,7 +5,10 @@ service that uses it are new for every use (``Factory``), so no session is ever 
 between requests or threads. Tests override providers, e.g. ``container.uow.override(...)``.
 """
 
+from collections.abc import Iterator
+
 from dependency_injector import containers, providers
+from sqlalchemy import Engine
 
 from application.articles import ArticleService
 from application.comments import CommentService
@@ -18,10 +21,17 @@ from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 
 
+def _engine(settings: Settings) -> Iterator[Engine]:
+    """The process's engine; ``container.shutdown_resources()`` disposes of its pool."""
+    engine = create_db_engine(settings)
+    yield engine
+    engine.dispose()
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
 
-    engine = providers.Singleton(create_db_engine, settings)
+    engine = providers.Resource(_engine, settings)
     session_factory = providers.Singleton(create_session_factory, engine)
     uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory)
 

@@ -20,9 +20,12 @@ from sqlalchemy.exc import OperationalError
 
 from infrastructure.database import create_db_engine, create_session_factory
 from infrastructure.migrations import upgrade_to_head
-from infrastructure.orm import metadata
+from infrastructure.orm import map_entities, metadata
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
+
+# Domain objects made by factories before the mapping exists would lack instrumentation.
+map_entities()
 
 TEST_JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/conduit_test"
@@ -32,7 +35,7 @@ def pg_url() -> str:
     return os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
 
 
-def test_settings(database_url: str, **overrides: object) -> Settings:
+def settings_for(database_url: str, **overrides: object) -> Settings:
     return Settings(database_url=database_url, jwt_secret=TEST_JWT_SECRET, **overrides)
 
 
@@ -100,7 +103,7 @@ def _empty_tables(engine: Engine) -> None:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return test_settings(database_url)
+    return settings_for(database_url)
 
 
 @pytest.fixture

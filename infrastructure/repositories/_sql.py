@@ -16,5 +16,7 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[s
     if not rows:
         return 0
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(rows).on_conflict_do_nothing()
-    return session.execute(statement).rowcount  # type: ignore[attr-defined]  # CursorResult
+    first_key = table.primary_key.columns.values()[0]
+    # Count the RETURNING rows: a cursor's rowcount for INSERT is not reliable across drivers.
+    statement = dialect.insert(table).values(rows).on_conflict_do_nothing().returning(first_key)
+    return len(session.execute(statement).all())

@@ -1,0 +1,125 @@
+"""The transaction rules of SqlAlchemyUnitOfWork, on SQLite and PostgreSQL."""
+
+import threading
+from contextlib import nullcontext
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from application.errors import TemporarilyUnavailable
+from domain.errors import AlreadyExists
+from infrastructure.database import create_db_engine, create_session_factory
+from infrastructure.orm import users
+from infrastructure.settings import Settings
+from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
+from tests.conftest import settings_for
+from tests.factories import UserFactory
+
+
+def usernames(engine: Engine) -> list[str]:
+    """What an independent connection sees."""
+    with engine.connect() as connection:
+        return list(connection.scalars(select(users.c.username).order_by(users.c.username)))
+
+
+def test_commit_persists_for_other_connections(uow, engine):
+    with uow:
+        uow.users.add(UserFactory(username="alice"))
+        uow.commit()
+    assert usernames(engine) == ["alice"]
+
+
+def test_rolls_back_uncommitted_work_by_default(uow, engine):
+    with uow:
+        uow.users.add(UserFactory(username="alice"))
+    assert usernames(engine) == []
+
+
+def test_rolls_back_on_error(uow, engine):
+    with pytest.raises(RuntimeError), uow:
+        uow.users.add(UserFactory(username="alice"))
+        raise RuntimeError("something failed after the first write")
+    assert usernames(engine) == []
+
+
+def test_work_after_commit_is_rolled_back(uow, engine):
+    with uow:
+        uow.users.add(UserFactory(username="alice"))
+        uow.commit()
+        uow.users.add(UserFactory(username="bob"))
+    assert usernames(engine) == ["alice"]
+
+
+def test_explicit_rollback_discards_the_writes_before_it(uow, engine):
+    with uow:
+        uow.users.add(UserFactory(username="alice"))
+        uow.rollback()
+        uow.users.add(UserFactory(username="bob"))
+        uow.commit()
+    assert usernames(engine) == ["bob"]
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["after success", "after failure"])
+def test_session_closed_and_connection_back_in_the_pool(uow, engine, fails):
+    with pytest.raises(RuntimeError) if fails else nullcontext(), uow:
+        session = uow.session
+        uow.users.add(UserFactory())
+        assert engine.pool.checkedout() == 1
+        if fails:
+            raise RuntimeError("boom")
+        uow.commit()
+    assert not session.in_transaction()
+    assert len(session.identity_map) == 0  # closed: everything expunged
+    assert uow.session is None
+    assert engine.pool.checkedout() == 0
+
+
+def test_a_unit_of_work_cannot_be_entered_twice_at_once(uow):
+    with uow, pytest.raises(RuntimeError), uow:
+        pass
+
+
+def test_unique_violation_from_a_race_becomes_already_exists(new_uow, engine):
+    """Two units of work both pass the friendly check; the constraint decides."""
+    first, second = new_uow(), new_uow()
+    with first:
+        first.users.add(UserFactory(username="alice", email="a@example.com"))
+        first.commit()
+    with pytest.raises(AlreadyExists) as raised, second:
+        second.users.add(UserFactory(username="alice2", email="a@example.com"))
+        second.commit()
+    assert raised.value.messages == ("email has already been taken",)
+    with pytest.raises(AlreadyExists) as raised, new_uow() as third:
+        third.users.add(UserFactory(username="alice", email="other@example.com"))
+        third.commit()
+    assert raised.value.messages == ("username has already been taken",)
+    assert usernames(engine) == ["alice"]
+    assert engine.pool.checkedout() == 0
+
+
+@pytest.mark.postgres
+def test_exhausted_pool_fails_fast_with_temporarily_unavailable(postgresql_url):
+    settings: Settings = settings_for(
+        postgresql_url, pool_size=1, pool_max_overflow=0, pool_timeout=0.2
+    )
+    engine = create_db_engine(settings)
+    new_uow = lambda: SqlAlchemyUnitOfWork(create_session_factory(engine))  # noqa: E731
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_only_connection() -> None:
+        with new_uow() as uow:
+            uow.session.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_only_connection)
+    holder.start()
+    try:
+        assert holding.wait(5)
+        with pytest.raises(TemporarilyUnavailable), new_uow() as uow:
+            uow.session.scalar(select(func.count()).select_from(users))
+    finally:
+        release.set()
+        holder.join()
+    assert engine.pool.checkedout() == 0
+    engine.dispose()

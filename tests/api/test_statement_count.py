@@ -1,0 +1,96 @@
+"""The read side issues a fixed number of statements, whatever the page size.
+
+Bound: 3 statements for an article page (the total, the page with authors, ``following``
+and ``favorited``, the page's tags), 2 for one article or its comments, 1 for a profile or
+the tags. On SQLite each unit of work also sends its ``BEGIN IMMEDIATE``; not counted here.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, event
+
+from tests.api.conftest import auth
+from tests.factories import (
+    ArticleFactory,
+    CommentFactory,
+    FavoriteFactory,
+    FollowFactory,
+    UserFactory,
+    store,
+)
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        if not statement.startswith("BEGIN"):
+            self.statements.append(statement)
+
+
+@pytest.fixture
+def counter(engine: Engine) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def viewer(client, register, new_uow):
+    """A signed-in reader who follows some authors and favorited some of 60 tagged articles."""
+    viewer = register("viewer")
+    authors = UserFactory.create_batch(5)
+    store(new_uow, *authors)
+    written = [
+        ArticleFactory(author_id=authors[n % 5].id, with_tags=[f"tag{n % 7}", f"tag{n % 3}", "all"])
+        for n in range(60)
+    ]
+    store(new_uow, *written)
+    viewer_id = client.app.state.container.tokens().verify(viewer["token"])
+    store(
+        new_uow,
+        *[FollowFactory(follower_id=viewer_id, followee_id=a.id) for a in authors[:3]],
+        *[FavoriteFactory(user_id=viewer_id, article_slug=a.slug) for a in written[::2]],
+        *[CommentFactory(article_id=written[0].id, author_id=a.id) for a in authors * 4],
+    )
+    viewer["slug"] = written[0].slug
+    viewer["author"] = authors[0].username
+    return viewer
+
+
+def statements_for(client, counter, url: str, headers: dict[str, str]) -> int:
+    counter.statements.clear()
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    return len(counter.statements)
+
+
+def test_article_list_statements_do_not_grow_with_the_page(client, counter, viewer):
+    headers = auth(viewer)
+    one = statements_for(client, counter, "/api/articles?limit=1", headers)
+    fifty = statements_for(client, counter, "/api/articles?limit=50", headers)
+    assert len(client.get("/api/articles?limit=50", headers=headers).json()["articles"]) == 50
+    assert one == fifty == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "bound"),
+    [
+        ("/api/articles?limit=50&tag=all", 3),
+        ("/api/articles?limit=50&favorited=viewer", 3),
+        ("/api/articles?limit=50&author={author}", 3),
+        ("/api/articles/feed?limit=50", 3),
+        ("/api/articles/{slug}", 2),
+        ("/api/articles/{slug}/comments", 2),
+        ("/api/profiles/{author}", 1),
+        ("/api/tags", 1),
+    ],
+)
+def test_every_read_has_a_small_fixed_statement_count(client, counter, viewer, url, bound):
+    url = url.format(slug=viewer["slug"], author=viewer["author"])
+    assert statements_for(client, counter, url, auth(viewer)) <= bound
+    if "feed" not in url:  # the feed needs a reader
+        assert statements_for(client, counter, url, {}) <= bound

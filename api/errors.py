@@ -74,7 +74,9 @@ def _http_error(_request: Request, error: Exception) -> JSONResponse:
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
     log.exception("unhandled error, request id %s", request_id, exc_info=error)
-    return error_response(500, f"internal error (request id {request_id})")
+    return error_response(
+        500, f"internal error (request id {request_id})", headers={"X-Request-ID": request_id}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -10,7 +10,9 @@ from application.read_models import (
     ArticlePage,
     ArticleView,
 )
+from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
+from application.users import require_user
 from domain import articles as rules
 from domain.articles import Article
 from domain.errors import Forbidden, NotFound, ValidationFailed
@@ -59,6 +61,7 @@ class ArticleService:
     def feed(self, viewer_id: int, limit: int, offset: int) -> ArticlePage:
         check_page(limit, offset)
         with self.uow:
+            require_user(self.uow, viewer_id)
             return self.uow.reads.feed(viewer_id, limit, offset)
 
     def tags(self) -> list[str]:
@@ -67,10 +70,12 @@ class ArticleService:
 
     # -- writes --------------------------------------------------------------------------
 
+    @retry_on_conflict
     def create(self, author_id: int, draft: ArticleDraft) -> ArticleView:
         """Write an article with its tags, all or nothing. Its slug is unique."""
         rules.check_title(draft.title)
         with self.uow:
+            require_user(self.uow, author_id)
             article = Article.write(
                 author_id=author_id,
                 slug=self._free_slug(draft.title),
@@ -85,13 +90,17 @@ class ArticleService:
             self.uow.commit()
         return view
 
+    @retry_on_conflict
     def update(self, slug: str, user_id: int, changes: ArticleChanges) -> ArticleView:
         """Only the author may edit; a new title gives a new slug."""
         with self.uow:
             article = self._own_article(slug, user_id)
-            if changes.title is not None and changes.title != article.title:
+            if changes.title is not None:
+                # Same slug words (a typo fix, or the whole article sent back as it was):
+                # the slug, and every link to it, stays.
+                if rules.slugify(changes.title) != rules.slugify(article.title):
+                    article.slug = self._free_slug(changes.title)
                 article.title = rules.check_title(changes.title)
-                article.slug = self._free_slug(changes.title)
             if changes.description is not None:
                 article.description = rules.check_description(changes.description)
             if changes.body is not None:
@@ -102,6 +111,7 @@ class ArticleService:
             self.uow.commit()
         return view
 
+    @retry_on_conflict
     def delete(self, slug: str, user_id: int) -> None:
         """Only the author may delete; comments and favorites go with it."""
         with self.uow:
@@ -109,16 +119,20 @@ class ArticleService:
             self.uow.articles.remove(article)
             self.uow.commit()
 
+    @retry_on_conflict
     def favorite(self, slug: str, user_id: int) -> ArticleView:
         with self.uow:
+            require_user(self.uow, user_id)
             article = self._article(slug)
             self.uow.articles.add_favorite(article, user_id)
             view = self._view(slug, user_id)
             self.uow.commit()
         return view
 
+    @retry_on_conflict
     def unfavorite(self, slug: str, user_id: int) -> ArticleView:
         with self.uow:
+            require_user(self.uow, user_id)
             article = self._article(slug)
             self.uow.articles.remove_favorite(article, user_id)
             view = self._view(slug, user_id)

@@ -2,7 +2,9 @@
 
 from application.ports import Clock
 from application.read_models import CommentView
+from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
+from application.users import require_user
 from domain.comments import Comment
 from domain.errors import Forbidden, NotFound
 
@@ -20,8 +22,10 @@ class CommentService:
             assert article.id is not None
             return self.uow.reads.comments(article.id, viewer_id)
 
+    @retry_on_conflict
     def add(self, slug: str, author_id: int, body: str) -> CommentView:
         with self.uow:
+            require_user(self.uow, author_id)
             article = self.uow.articles.get_by_slug(slug)
             if article is None:
                 raise NotFound("article not found")
@@ -36,6 +40,7 @@ class CommentService:
             self.uow.commit()
         return view
 
+    @retry_on_conflict
     def delete(self, slug: str, comment_id: int, user_id: int) -> None:
         """Only the comment's author may delete it; the comment must be on this article."""
         with self.uow:

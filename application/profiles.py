@@ -1,7 +1,9 @@
 """Profiles: reading one, following and unfollowing."""
 
 from application.read_models import ProfileView
+from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
+from application.users import require_user
 from domain.errors import Forbidden, NotFound
 
 
@@ -16,9 +18,11 @@ class ProfileService:
             raise NotFound("profile not found")
         return profile
 
+    @retry_on_conflict
     def follow(self, follower_id: int, username: str) -> ProfileView:
         """Follow ``username``; following twice is the same as once."""
         with self.uow:
+            require_user(self.uow, follower_id)
             followee = self.uow.users.get_by_username(username)
             if followee is None:
                 raise NotFound("profile not found")
@@ -29,8 +33,10 @@ class ProfileService:
             self.uow.commit()
             return ProfileView(followee.username, followee.bio, followee.image, following=True)
 
+    @retry_on_conflict
     def unfollow(self, follower_id: int, username: str) -> ProfileView:
         with self.uow:
+            require_user(self.uow, follower_id)
             followee = self.uow.users.get_by_username(username)
             if followee is None:
                 raise NotFound("profile not found")

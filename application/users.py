@@ -6,6 +6,7 @@ from weakref import WeakKeyDictionary
 from application.errors import NotAuthenticated
 from application.ports import PasswordHasher, TokenService
 from application.read_models import AuthenticatedUser, UserView
+from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
 from domain import users as rules
 from domain.errors import AlreadyExists, InvalidCredentials, ValidationFailed
@@ -32,6 +33,14 @@ def _view(user: User) -> UserView:
     return UserView(email=user.email, username=user.username, bio=user.bio, image=user.image)
 
 
+def require_user(uow: UnitOfWork, user_id: int) -> User:
+    """The caller's account; a token can outlive its user, and then it no longer counts."""
+    user = uow.users.get(user_id)
+    if user is None:
+        raise NotAuthenticated("the user of this token no longer exists")
+    return user
+
+
 def _identity(user: User) -> tuple[int, UserView]:
     assert user.id is not None, "a stored user has an id"
     return user.id, _view(user)
@@ -45,6 +54,7 @@ class UserService:
         self.hasher = hasher
         self.tokens = tokens
 
+    @retry_on_conflict
     def register(self, *, username: str, email: str, password: str) -> AuthenticatedUser:
         rules.check_password(password)
         # Hash before the transaction: it is the slow part and needs no connection.
@@ -77,37 +87,29 @@ class UserService:
 
     def current(self, user_id: int) -> UserView:
         with self.uow:
-            user = self.uow.users.get(user_id)
-            if user is None:
-                raise NotAuthenticated("the user of this token no longer exists")
-            return _view(user)
+            return _view(require_user(self.uow, user_id))
 
+    @retry_on_conflict
     def update(self, user_id: int, changes: UserChanges) -> UserView:
+        """Change any of the fields; every value is checked before anything changes."""
+        email = rules.normalize_email(changes.email) if changes.email is not None else None
+        username = rules.check_username(changes.username) if changes.username is not None else None
+        bio = rules.check_bio(changes.bio) if changes.bio is not None else None
+        image = rules.check_image(changes.image) if changes.image is not None else None
         new_hash = None
         if changes.password is not None:
             new_hash = self.hasher.hash(rules.check_password(changes.password))
         with self.uow:
-            user = self.uow.users.get(user_id)
-            if user is None:
-                raise NotAuthenticated("the user of this token no longer exists")
-            email = rules.normalize_email(changes.email) if changes.email is not None else None
-            username = (
-                rules.check_username(changes.username) if changes.username is not None else None
-            )
+            user = require_user(self.uow, user_id)
             self._ensure_free(
                 email=email if email != user.email else None,
                 username=username if username != user.username else None,
             )
-            if email is not None:
-                user.email = email
-            if username is not None:
-                user.username = username
-            if new_hash is not None:
-                user.password_hash = new_hash
-            if changes.bio is not None:
-                user.bio = rules.check_bio(changes.bio)
-            if changes.image is not None:
-                user.image = rules.check_image(changes.image)
+            user.email = email if email is not None else user.email
+            user.username = username if username is not None else user.username
+            user.password_hash = new_hash if new_hash is not None else user.password_hash
+            user.bio = bio if bio is not None else user.bio
+            user.image = image if image is not None else user.image
             self.uow.commit()
             return _view(user)
 

@@ -104,7 +104,9 @@ class SqlAlchemyReadQueries:
         return found[0] if found else None
 
     def tags(self) -> list[str]:
-        return list(self.session.scalars(select(tags.c.name).order_by(tags.c.name)))
+        """Tags of at least one article; sorted here, not by the database's collation."""
+        in_use = exists().where(article_tags.c.tag_id == tags.c.id)
+        return sorted(self.session.scalars(select(tags.c.name).where(in_use)))
 
     # -- building blocks -----------------------------------------------------------------
 
@@ -176,9 +178,11 @@ class SqlAlchemyReadQueries:
             select(article_tags.c.article_id, tags.c.name)
             .join(tags, tags.c.id == article_tags.c.tag_id)
             .where(article_tags.c.article_id.in_(article_ids))
-            .order_by(tags.c.name)
         ):
             tag_lists[article_id].append(name)
+        # Sorted in Python, as the domain sorts them, whatever the database's collation.
+        for names in tag_lists.values():
+            names.sort()
         return tag_lists
 
     def _comments(

@@ -7,12 +7,15 @@ from typing import Self
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from application.errors import TemporarilyUnavailable
-from domain.errors import AlreadyExists
+from application.errors import ConcurrentUpdate, TemporarilyUnavailable
+from domain.errors import AlreadyExists, NotFound, ValidationFailed
 from infrastructure.queries import SqlAlchemyReadQueries
 from infrastructure.repositories.articles import SqlAlchemyArticleRepository
 from infrastructure.repositories.comments import SqlAlchemyCommentRepository
 from infrastructure.repositories.users import SqlAlchemyUserRepository
+
+# Serialization failure, deadlock: the transaction lost a race and may simply be run again.
+CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
 
 # Unique constraints (by the naming convention in orm.py) and what a client is told.
 _UNIQUE_MESSAGES = {
@@ -83,7 +86,15 @@ def translate(error: sa_exc.SQLAlchemyError) -> Exception | None:
         constraint = _violated_unique_constraint(error)
         if constraint in _UNIQUE_MESSAGES:
             return AlreadyExists(_UNIQUE_MESSAGES[constraint])
+        if _is_foreign_key_violation(error):
+            # What the use case looked up was deleted by a concurrent request before it wrote.
+            return NotFound("something this request refers to was just deleted")
         return None
+    if isinstance(error, sa_exc.DataError):
+        # Values are checked before they reach the database; this is the net under that.
+        return ValidationFailed("a value in this request cannot be stored or searched for")
+    if getattr(getattr(error, "orig", None), "sqlstate", None) in CONFLICT_SQLSTATES:
+        return ConcurrentUpdate("another request changed the same data at the same time")
     if isinstance(error, sa_exc.TimeoutError):
         return TemporarilyUnavailable("no database connection is free; please retry")
     if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError) and (
@@ -91,6 +102,11 @@ def translate(error: sa_exc.SQLAlchemyError) -> Exception | None:
     ):
         return TemporarilyUnavailable("the database cannot serve this request now; please retry")
     return None
+
+
+def _is_foreign_key_violation(error: sa_exc.IntegrityError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return sqlstate == "23503" or "FOREIGN KEY constraint failed" in str(error.orig)
 
 
 def _violated_unique_constraint(error: sa_exc.IntegrityError) -> str | None:

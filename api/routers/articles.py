@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.dependencies import Articles, OptionalCaller, RequiredCaller
+from api.params import SearchTerm, Slug
 from api.responses import json_response, no_content
 from api.schemas import (
     Article,
@@ -19,7 +20,6 @@ router = APIRouter(tags=["Articles"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="articles to skip")]
-Name = Annotated[str | None, Query(max_length=256)]
 
 
 def _article(view: ArticleView) -> Response:
@@ -30,9 +30,9 @@ def _article(view: ArticleView) -> Response:
 def list_articles(
     caller: OptionalCaller,
     articles: Articles,
-    tag: Name = None,
-    author: Name = None,
-    favorited: Name = None,
+    tag: SearchTerm = None,
+    author: SearchTerm = None,
+    favorited: SearchTerm = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     offset: Offset = 0,
 ) -> Response:
@@ -67,33 +67,33 @@ def create_article(
 
 
 @router.get("/articles/{slug}", response_model=SingleArticleResponse)
-def get_article(slug: str, caller: OptionalCaller, articles: Articles) -> Response:
+def get_article(slug: Slug, caller: OptionalCaller, articles: Articles) -> Response:
     return _article(articles.get(slug, caller.user_id if caller else None))
 
 
 @router.put("/articles/{slug}", response_model=SingleArticleResponse)
 def update_article(
-    slug: str, request: UpdateArticleRequest, caller: RequiredCaller, articles: Articles
+    slug: Slug, request: UpdateArticleRequest, caller: RequiredCaller, articles: Articles
 ) -> Response:
     changes = ArticleChanges(**request.article.model_dump(exclude_none=True))
     return _article(articles.update(slug, caller.user_id, changes))
 
 
 @router.delete("/articles/{slug}", status_code=204)
-def delete_article(slug: str, caller: RequiredCaller, articles: Articles) -> Response:
+def delete_article(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
     articles.delete(slug, caller.user_id)
     return no_content()
 
 
 @router.post("/articles/{slug}/favorite", response_model=SingleArticleResponse, tags=["Favorites"])
-def favorite(slug: str, caller: RequiredCaller, articles: Articles) -> Response:
+def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
     return _article(articles.favorite(slug, caller.user_id))
 
 
 @router.delete(
     "/articles/{slug}/favorite", response_model=SingleArticleResponse, tags=["Favorites"]
 )
-def unfavorite(slug: str, caller: RequiredCaller, articles: Articles) -> Response:
+def unfavorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
     return _article(articles.unfavorite(slug, caller.user_id))
 
 

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from api.dependencies import Comments, OptionalCaller, RequiredCaller
+from api.params import Slug
 from api.responses import json_response, no_content
 from api.schemas import (
     Comment,
@@ -17,14 +18,14 @@ CommentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/articles/{slug}/comments", response_model=MultipleCommentsResponse)
-def list_comments(slug: str, caller: OptionalCaller, comments: Comments) -> Response:
+def list_comments(slug: Slug, caller: OptionalCaller, comments: Comments) -> Response:
     views = comments.for_article(slug, caller.user_id if caller else None)
     return json_response(MultipleCommentsResponse(comments=[Comment.of(v) for v in views]))
 
 
 @router.post("/articles/{slug}/comments", response_model=SingleCommentResponse)
 def add_comment(
-    slug: str, request: NewCommentRequest, caller: RequiredCaller, comments: Comments
+    slug: Slug, request: NewCommentRequest, caller: RequiredCaller, comments: Comments
 ) -> Response:
     view = comments.add(slug, caller.user_id, request.comment.body)
     return json_response(SingleCommentResponse(comment=Comment.of(view)))
@@ -32,7 +33,7 @@ def add_comment(
 
 @router.delete("/articles/{slug}/comments/{comment_id}", status_code=204)
 def delete_comment(
-    slug: str, comment_id: CommentId, caller: RequiredCaller, comments: Comments
+    slug: Slug, comment_id: CommentId, caller: RequiredCaller, comments: Comments
 ) -> Response:
     comments.delete(slug, comment_id, caller.user_id)
     return no_content()

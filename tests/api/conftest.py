@@ -1,8 +1,10 @@
 """The real app, on a test database, with the container's providers overridden."""
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from dependency_injector import providers
 from fastapi.testclient import TestClient
@@ -57,3 +59,60 @@ def register(client: TestClient) -> Callable[..., dict[str, Any]]:
 
 def auth(user: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Token {user['token']}"}
+
+
+# createdAt / updatedAt: ISO 8601 with fractional seconds and a zone, as the spec's tests want.
+TIMESTAMP = re.compile(
+    r"^\d{4,}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d\.\d+(?:[+-][0-2]\d:[0-5]\d|Z)$"
+)
+
+
+def assert_error(response: httpx.Response, status: int) -> list[str]:
+    """Assert ``status`` and the spec's error body, ``{"errors": {"body": [...]}}``.
+
+    Returns the messages (a non-empty list of non-empty strings).
+    """
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert list(body) == ["errors"], body
+    assert list(body["errors"]) == ["body"], body
+    messages = body["errors"]["body"]
+    assert isinstance(messages, list) and messages, body
+    assert all(isinstance(message, str) and message for message in messages), body
+    return messages
+
+
+@pytest.fixture
+def create_article(client: TestClient) -> Callable[..., dict[str, Any]]:
+    """Write an article through the API as ``author``; returns the response's ``article``."""
+
+    def create_article(
+        author: dict[str, Any],
+        title: str = "How to train your dragon",
+        description: str = "Ever wonder how?",
+        body: str = "You have to believe",
+        tags: list[str] | None = None,
+    ) -> dict[str, Any]:
+        article: dict[str, Any] = {"title": title, "description": description, "body": body}
+        if tags is not None:
+            article["tagList"] = tags
+        response = client.post("/api/articles", json={"article": article}, headers=auth(author))
+        assert response.status_code == 201, response.text
+        return response.json()["article"]
+
+    return create_article
+
+
+@pytest.fixture
+def add_comment(client: TestClient) -> Callable[..., dict[str, Any]]:
+    """Comment on the article ``slug`` as ``author``; returns the response's ``comment``."""
+
+    def add_comment(author: dict[str, Any], slug: str, body: str = "Nice one") -> dict[str, Any]:
+        response = client.post(
+            f"/api/articles/{slug}/comments", json={"comment": {"body": body}}, headers=auth(author)
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["comment"]
+
+    return add_comment

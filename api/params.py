@@ -1,0 +1,26 @@
+"""Path and query parameters, checked before any use case runs.
+
+A NUL character can be in no stored value; PostgreSQL refuses it even in a search, SQLite
+would quietly find nothing. Refusing it here gives one clear 422 on both.
+"""
+
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import AfterValidator
+
+from domain.articles import SLUG_MAX
+from domain.users import USERNAME_MAX
+
+
+def _without_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+_NoNul = AfterValidator(_without_nul)
+
+Slug = Annotated[str, Path(max_length=SLUG_MAX), _NoNul]
+Username = Annotated[str, Path(max_length=USERNAME_MAX), _NoNul]
+SearchTerm = Annotated[str | None, Query(max_length=256), _NoNul]

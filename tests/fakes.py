@@ -1,0 +1,322 @@
+"""In-memory fakes of the unit of work, its repositories, its read side and the ports.
+
+They keep entities in dicts and follow the SQLAlchemy implementations' rules (ids assigned
+on add, unique emails, usernames and slugs, idempotent follows and favorites, tags stored
+once by name, an article's comments and favorites removed with it). The contract tests in
+tests/integration/test_repository_contract.py run the same tests against both.
+
+What they do not do is roll back: a fake unit of work only records that it would have.
+"""
+
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from application.errors import NotAuthenticated
+from application.read_models import (
+    ArticleFilter,
+    ArticlePage,
+    ArticleView,
+    CommentView,
+    ProfileView,
+)
+from domain.articles import Article, Tag
+from domain.comments import Comment
+from domain.errors import AlreadyExists
+from domain.users import User
+
+
+class FakeUserRepository:
+    def __init__(self) -> None:
+        self.users: dict[int, User] = {}
+        self.follows: set[tuple[int, int]] = set()  # (follower_id, followee_id)
+        self._next_id = 1
+
+    def add(self, user: User) -> None:
+        # The unique constraints of the users table, with the messages the real UoW gives.
+        if self.get_by_email(user.email) is not None:
+            raise AlreadyExists("email has already been taken")
+        if self.get_by_username(user.username) is not None:
+            raise AlreadyExists("username has already been taken")
+        user.id, self._next_id = self._next_id, self._next_id + 1
+        self.users[user.id] = user
+
+    def get(self, user_id: int) -> User | None:
+        return self.users.get(user_id)
+
+    def get_by_email(self, email: str) -> User | None:
+        return next((u for u in self.users.values() if u.email == email), None)
+
+    def get_by_username(self, username: str) -> User | None:
+        return next((u for u in self.users.values() if u.username == username), None)
+
+    def follow(self, follower_id: int, followee_id: int) -> None:
+        self.follows.add((follower_id, followee_id))
+
+    def unfollow(self, follower_id: int, followee_id: int) -> None:
+        self.follows.discard((follower_id, followee_id))
+
+
+class FakeCommentRepository:
+    def __init__(self) -> None:
+        self.comments: dict[int, Comment] = {}
+        self._next_id = 1
+
+    def add(self, comment: Comment) -> None:
+        comment.id, self._next_id = self._next_id, self._next_id + 1
+        self.comments[comment.id] = comment
+
+    def get(self, comment_id: int) -> Comment | None:
+        return self.comments.get(comment_id)
+
+    def remove(self, comment: Comment) -> None:
+        assert comment.id is not None
+        del self.comments[comment.id]
+
+
+class FakeArticleRepository:
+    def __init__(self, comments: FakeCommentRepository) -> None:
+        self.articles: dict[int, Article] = {}
+        self.tags: dict[str, Tag] = {}  # by name: each name stored once
+        self.favorites: set[tuple[int, int]] = set()  # (user_id, article_id)
+        self._comments = comments  # removing an article removes its comments
+        self._next_id = 1
+        self._next_tag_id = 1
+
+    def add(self, article: Article) -> None:
+        self._ensure_slug_free(article)
+        article.tags = [self._stored_tag(name) for name in sorted({t.name for t in article.tags})]
+        article.id, self._next_id = self._next_id, self._next_id + 1
+        self.articles[article.id] = article
+
+    def get_by_slug(self, slug: str) -> Article | None:
+        return next((a for a in self.articles.values() if a.slug == slug), None)
+
+    def slug_exists(self, slug: str) -> bool:
+        return self.get_by_slug(slug) is not None
+
+    def save(self, article: Article) -> None:
+        # The stored object is the caller's object: its changes are already here.
+        self._ensure_slug_free(article)
+
+    def remove(self, article: Article) -> None:
+        assert article.id is not None
+        del self.articles[article.id]
+        self.favorites = {(u, a) for u, a in self.favorites if a != article.id}
+        for comment in [c for c in self._comments.comments.values() if c.article_id == article.id]:
+            self._comments.remove(comment)
+
+    def add_favorite(self, article: Article, user_id: int) -> bool:
+        assert article.id is not None
+        if (user_id, article.id) in self.favorites:
+            return False
+        self.favorites.add((user_id, article.id))
+        article.favorites_count += 1
+        return True
+
+    def remove_favorite(self, article: Article, user_id: int) -> bool:
+        assert article.id is not None
+        if (user_id, article.id) not in self.favorites:
+            return False
+        self.favorites.discard((user_id, article.id))
+        article.favorites_count -= 1
+        return True
+
+    def _stored_tag(self, name: str) -> Tag:
+        if name not in self.tags:
+            self.tags[name] = Tag(name, id=self._next_tag_id)
+            self._next_tag_id += 1
+        return self.tags[name]
+
+    def _ensure_slug_free(self, article: Article) -> None:
+        other = self.get_by_slug(article.slug)
+        if other is not None and other is not article:
+            raise AlreadyExists("an article with this title was just written; please try again")
+
+
+class FakeReadQueries:
+    """The read side over the fake repositories, with the SQL read side's ordering rules."""
+
+    def __init__(
+        self,
+        users: FakeUserRepository,
+        articles: FakeArticleRepository,
+        comments: FakeCommentRepository,
+    ) -> None:
+        self._users = users
+        self._articles = articles
+        self._comments = comments
+
+    def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
+        user = self._users.get_by_username(username)
+        return self._profile(user, viewer_id) if user is not None else None
+
+    def article(self, slug: str, viewer_id: int | None) -> ArticleView | None:
+        article = self._articles.get_by_slug(slug)
+        return self._article(article, viewer_id, with_body=True) if article is not None else None
+
+    def articles(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage:
+        found = list(self._articles.articles.values())
+        if filters.tag is not None:
+            found = [a for a in found if filters.tag in a.tag_names]
+        if filters.author is not None:
+            author = self._users.get_by_username(filters.author)
+            found = [a for a in found if author is not None and a.author_id == author.id]
+        if filters.favorited_by is not None:
+            fan = self._users.get_by_username(filters.favorited_by)
+            found = [
+                a for a in found if fan is not None and (fan.id, a.id) in self._articles.favorites
+            ]
+        return self._page(found, viewer_id, filters.limit, filters.offset)
+
+    def feed(self, viewer_id: int, limit: int, offset: int) -> ArticlePage:
+        followed = {followee for follower, followee in self._users.follows if follower == viewer_id}
+        found = [a for a in self._articles.articles.values() if a.author_id in followed]
+        return self._page(found, viewer_id, limit, offset)
+
+    def comments(self, article_id: int, viewer_id: int | None) -> list[CommentView]:
+        found = [c for c in self._comments.comments.values() if c.article_id == article_id]
+        return [self._comment(c, viewer_id) for c in sorted(found, key=_id, reverse=True)]
+
+    def comment(self, comment_id: int, viewer_id: int | None) -> CommentView | None:
+        comment = self._comments.get(comment_id)
+        return self._comment(comment, viewer_id) if comment is not None else None
+
+    def tags(self) -> list[str]:
+        return sorted(self._articles.tags)
+
+    def _page(
+        self, found: list[Article], viewer_id: int | None, limit: int, offset: int
+    ) -> ArticlePage:
+        newest_first = sorted(found, key=lambda a: (a.created_at, a.id), reverse=True)
+        page = newest_first[offset : offset + limit]
+        return ArticlePage(
+            articles=tuple(self._article(a, viewer_id, with_body=False) for a in page),
+            total=len(found),
+        )
+
+    def _article(self, article: Article, viewer_id: int | None, *, with_body: bool) -> ArticleView:
+        author = self._users.get(article.author_id)
+        assert author is not None, "an article's author exists"
+        return ArticleView(
+            slug=article.slug,
+            title=article.title,
+            description=article.description,
+            body=article.body if with_body else None,
+            tag_list=tuple(article.tag_names),
+            created_at=article.created_at,
+            updated_at=article.updated_at,
+            favorited=(viewer_id, article.id) in self._articles.favorites,
+            favorites_count=article.favorites_count,
+            author=self._profile(author, viewer_id),
+        )
+
+    def _comment(self, comment: Comment, viewer_id: int | None) -> CommentView:
+        author = self._users.get(comment.author_id)
+        assert author is not None and comment.id is not None
+        return CommentView(
+            id=comment.id,
+            body=comment.body,
+            created_at=comment.created_at,
+            updated_at=comment.updated_at,
+            author=self._profile(author, viewer_id),
+        )
+
+    def _profile(self, user: User, viewer_id: int | None) -> ProfileView:
+        return ProfileView(
+            username=user.username,
+            bio=user.bio,
+            image=user.image,
+            following=(viewer_id, user.id) in self._users.follows,
+        )
+
+
+def _id(comment: Comment) -> int:
+    assert comment.id is not None
+    return comment.id
+
+
+class FakeUnitOfWork:
+    """The UnitOfWork Protocol over in-memory repositories.
+
+    ``committed`` and ``rolled_back`` describe the last ``with`` block: entering resets
+    them, ``commit()`` sets ``committed``, and leaving without a commit sets ``rolled_back``
+    (nothing is undone: the fake only records it). ``another()`` gives a new unit of work on
+    the same data, as the next request would get.
+    """
+
+    def __init__(
+        self,
+        users: FakeUserRepository | None = None,
+        articles: FakeArticleRepository | None = None,
+        comments: FakeCommentRepository | None = None,
+    ) -> None:
+        self.users = users or FakeUserRepository()
+        self.comments = comments or FakeCommentRepository()
+        self.articles = articles or FakeArticleRepository(self.comments)
+        self.reads = FakeReadQueries(self.users, self.articles, self.comments)
+        self.committed = False
+        self.rolled_back = False
+        self._active = False
+
+    def another(self) -> "FakeUnitOfWork":
+        return FakeUnitOfWork(self.users, self.articles, self.comments)
+
+    def __enter__(self) -> Self:
+        if self._active:
+            raise RuntimeError("this unit of work is already in use")
+        self._active = True
+        self.committed = self.rolled_back = False
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._active = False
+        if not self.committed:
+            self.rollback()
+
+    def commit(self) -> None:
+        assert self._active, "commit() outside of 'with uow:'"
+        self.committed = True
+
+    def rollback(self) -> None:
+        self.committed = False
+        self.rolled_back = True
+
+
+class FakePasswordHasher:
+    """Cheap and readable: the hash of ``"pw"`` is ``"hashed:pw"``."""
+
+    def hash(self, password: str) -> str:
+        return f"hashed:{password}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return password_hash == self.hash(password)
+
+
+class FakeTokenService:
+    def issue(self, user_id: int) -> str:
+        return f"token-for-{user_id}"
+
+    def verify(self, token: str) -> int:
+        prefix = "token-for-"
+        if not token.startswith(prefix) or not token[len(prefix) :].isdigit():
+            raise NotAuthenticated("token is invalid or expired")
+        return int(token[len(prefix) :])
+
+
+class FixedClock:
+    """A clock that stands still until told to move."""
+
+    def __init__(self, moment: datetime = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float = 1) -> None:
+        self.moment += timedelta(seconds=seconds)

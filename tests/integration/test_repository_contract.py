@@ -1,0 +1,560 @@
+"""One set of repository and read-side tests, run against every implementation.
+
+The fakes (tests/fakes.py) and the SQLAlchemy repositories on SQLite and on PostgreSQL must
+pass the same tests, so service tests on the fake unit of work mean what they say. Each
+test uses ``make_uow`` as the container's UoW factory: every call is a new unit of work on
+the same data, and only committed work is meant to be seen by the next one.
+"""
+
+import inspect
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from application.read_models import ArticleFilter, ReadQueries
+from application.unit_of_work import UnitOfWork
+from domain.articles import Article, ArticleRepository
+from domain.comments import Comment, CommentRepository
+from domain.errors import AlreadyExists
+from domain.users import User, UserRepository
+from tests.factories import (
+    ArticleFactory,
+    CommentFactory,
+    Favorite,
+    Follow,
+    UserFactory,
+    store,
+)
+from tests.fakes import (
+    FakeArticleRepository,
+    FakeCommentRepository,
+    FakeReadQueries,
+    FakeUnitOfWork,
+    FakeUserRepository,
+)
+
+MakeUow = Callable[[], UnitOfWork]
+
+
+@pytest.fixture(
+    params=[
+        "fake",
+        "sqlalchemy-sqlite",
+        pytest.param("sqlalchemy-postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def implementation(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, implementation: str) -> str:
+    """Overrides conftest's: the database is the one the SQLAlchemy case under test names.
+
+    ``new_uow`` is asked for only by the SQLAlchemy cases, so it cannot take conftest's
+    parametrized ``database_url``: pytest parametrizes only what a test needs statically.
+    """
+    return request.getfixturevalue(f"{implementation.removeprefix('sqlalchemy-')}_url")
+
+
+@pytest.fixture
+def make_uow(request: pytest.FixtureRequest, implementation: str) -> MakeUow:
+    if implementation == "fake":
+        return FakeUnitOfWork().another  # new units of work on one shared fake "database"
+    new_uow: MakeUow = request.getfixturevalue("new_uow")
+    return new_uow
+
+
+def _id(thing: User | Article | Comment) -> int:
+    assert thing.id is not None, "stored things have an id"
+    return thing.id
+
+
+def _following(uow: UnitOfWork, username: str, viewer_id: int | None) -> bool:
+    profile = uow.reads.profile(username, viewer_id)
+    assert profile is not None, username
+    return profile.following
+
+
+def _favorites(uow: UnitOfWork, slug: str, viewer_id: int | None) -> tuple[bool, int]:
+    """(favorited by the viewer, favorites count) of the article, as the read side has it."""
+    view = uow.reads.article(slug, viewer_id)
+    assert view is not None, slug
+    return view.favorited, view.favorites_count
+
+
+def _users(make_uow: MakeUow, *usernames: str) -> list[User]:
+    users = [UserFactory(username=name) for name in usernames]
+    store(make_uow, *users)
+    return users
+
+
+T0 = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+def _at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+# -- the fakes have the interfaces' methods -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("protocol", "fake"),
+    [
+        (UserRepository, FakeUserRepository),
+        (ArticleRepository, FakeArticleRepository),
+        (CommentRepository, FakeCommentRepository),
+        (ReadQueries, FakeReadQueries),
+        (UnitOfWork, FakeUnitOfWork),
+    ],
+)
+def test_a_fake_has_every_method_of_its_interface_with_the_same_parameters(
+    protocol: type, fake: type
+) -> None:
+    methods = {
+        name: member
+        for name, member in vars(protocol).items()
+        if callable(member) and (not name.startswith("_") or name in {"__enter__", "__exit__"})
+    }
+    assert methods, protocol
+    for name, method in methods.items():
+        assert hasattr(fake, name), f"{fake.__name__} lacks {name}"
+        expected = list(inspect.signature(method).parameters)
+        assert list(inspect.signature(getattr(fake, name)).parameters) == expected, name
+
+
+def test_a_fake_unit_of_work_has_the_repositories_and_the_read_side() -> None:
+    uow = FakeUnitOfWork()
+    for name in UnitOfWork.__annotations__:
+        assert hasattr(uow, name), name
+
+
+# -- users ------------------------------------------------------------------------------
+
+
+def test_added_users_get_distinct_ids_and_are_found_by_id_email_and_username(
+    make_uow: MakeUow,
+) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    assert _id(alice) != _id(bob)
+
+    with make_uow() as uow:
+        by_id, by_email, by_name = (
+            uow.users.get(_id(alice)),
+            uow.users.get_by_email("alice@example.com"),
+            uow.users.get_by_username("alice"),
+        )
+        assert by_id is not None and by_email is not None and by_name is not None
+        assert {_id(by_id), _id(by_email), _id(by_name)} == {_id(alice)}
+        assert (by_id.username, by_id.email, by_id.password_hash) == (
+            "alice",
+            "alice@example.com",
+            alice.password_hash,
+        )
+
+
+def test_unknown_users_are_none(make_uow: MakeUow) -> None:
+    _users(make_uow, "alice")
+    with make_uow() as uow:
+        assert uow.users.get(10_000) is None
+        assert uow.users.get_by_email("nobody@example.com") is None
+        assert uow.users.get_by_username("nobody") is None
+
+
+def test_usernames_are_looked_up_exactly_as_written(make_uow: MakeUow) -> None:
+    _users(make_uow, "Alice")
+    with make_uow() as uow:
+        assert uow.users.get_by_username("Alice") is not None
+        assert uow.users.get_by_username("alice") is None
+
+
+@pytest.mark.parametrize(
+    ("taken", "message"),
+    [
+        ({"email": "alice@example.com"}, "email has already been taken"),
+        ({"username": "alice"}, "username has already been taken"),
+    ],
+)
+def test_a_user_with_a_taken_email_or_username_is_refused(
+    make_uow: MakeUow, taken: dict[str, str], message: str
+) -> None:
+    _users(make_uow, "alice")
+    newcomer = UserFactory(**{"username": "newcomer", "email": "new@example.com", **taken})
+
+    with pytest.raises(AlreadyExists, match=message), make_uow() as uow:
+        uow.users.add(newcomer)
+        uow.commit()
+
+
+def test_committed_changes_to_a_user_are_kept(make_uow: MakeUow) -> None:
+    (alice,) = _users(make_uow, "alice")
+    with make_uow() as uow:
+        user = uow.users.get(_id(alice))
+        assert user is not None
+        user.bio = "Now with a bio"
+        uow.commit()
+
+    with make_uow() as uow:
+        profile = uow.reads.profile("alice", None)
+        assert profile is not None and profile.bio == "Now with a bio"
+
+
+def test_a_follow_is_seen_from_the_follower_only(make_uow: MakeUow) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    with make_uow() as uow:
+        uow.users.follow(_id(alice), _id(bob))
+        uow.commit()
+
+    with make_uow() as uow:
+        assert _following(uow, "bob", _id(alice))
+        assert not _following(uow, "alice", _id(bob))
+        assert not _following(uow, "bob", None)
+
+
+def test_following_twice_leaves_one_follow_and_one_unfollow_removes_it(
+    make_uow: MakeUow,
+) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    with make_uow() as uow:
+        uow.users.follow(_id(alice), _id(bob))
+        uow.users.follow(_id(alice), _id(bob))
+        uow.commit()
+    with make_uow() as uow:
+        uow.users.follow(_id(alice), _id(bob))
+        uow.users.unfollow(_id(alice), _id(bob))
+        uow.commit()
+
+    with make_uow() as uow:
+        assert not _following(uow, "bob", _id(alice))
+
+
+def test_unfollowing_someone_not_followed_changes_nothing(make_uow: MakeUow) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    store(make_uow, Follow(follower_id=_id(bob), followee_id=_id(alice)))
+    with make_uow() as uow:
+        uow.users.unfollow(_id(alice), _id(bob))
+        uow.commit()
+
+    with make_uow() as uow:
+        assert _following(uow, "alice", _id(bob))
+        assert not _following(uow, "bob", _id(alice))
+
+
+def test_the_profile_of_an_unknown_user_is_none(make_uow: MakeUow) -> None:
+    with make_uow() as uow:
+        assert uow.reads.profile("nobody", None) is None
+
+
+# -- articles ---------------------------------------------------------------------------
+
+
+def test_an_added_article_is_read_with_its_body_tags_and_author(make_uow: MakeUow) -> None:
+    (alice,) = _users(make_uow, "alice")
+    article = ArticleFactory(
+        author_id=_id(alice), title="Dragons", body="Fire!", with_tags=["b", "a"], created_at=T0
+    )
+    store(make_uow, article)
+
+    with make_uow() as uow:
+        view = uow.reads.article("dragons", None)
+        assert view is not None
+        assert (view.slug, view.title, view.description, view.body) == (
+            "dragons",
+            "Dragons",
+            "What it is about",
+            "Fire!",
+        )
+        assert view.tag_list == ("a", "b")
+        assert (view.created_at, view.updated_at) == (T0, T0)
+        assert (view.favorited, view.favorites_count) == (False, 0)
+        assert (view.author.username, view.author.following) == ("alice", False)
+
+
+def test_an_article_is_found_by_its_slug(make_uow: MakeUow) -> None:
+    (alice,) = _users(make_uow, "alice")
+    article = ArticleFactory(author_id=_id(alice), title="Dragons")
+    store(make_uow, article)
+
+    with make_uow() as uow:
+        found = uow.articles.get_by_slug("dragons")
+        assert found is not None
+        assert (_id(found), found.title, found.author_id) == (_id(article), "Dragons", _id(alice))
+        assert uow.articles.get_by_slug("no-such-article") is None
+        assert uow.articles.slug_exists("dragons")
+        assert not uow.articles.slug_exists("no-such-article")
+
+
+def test_tag_names_shared_by_articles_are_stored_once(make_uow: MakeUow) -> None:
+    (alice,) = _users(make_uow, "alice")
+    store(make_uow, ArticleFactory(author_id=_id(alice), with_tags=["python", "web"]))
+    store(make_uow, ArticleFactory(author_id=_id(alice), with_tags=["db", "python"]))
+
+    with make_uow() as uow:
+        assert uow.reads.tags() == ["db", "python", "web"]
+
+
+def test_an_article_with_a_taken_slug_is_refused(make_uow: MakeUow) -> None:
+    (alice,) = _users(make_uow, "alice")
+    store(make_uow, ArticleFactory(author_id=_id(alice), title="Dragons"))
+
+    with pytest.raises(AlreadyExists), make_uow() as uow:
+        uow.articles.add(ArticleFactory(author_id=_id(alice), title="Dragons"))
+        uow.commit()
+
+
+def test_saved_changes_are_read_in_the_same_unit_and_kept_after_commit(make_uow: MakeUow) -> None:
+    (alice,) = _users(make_uow, "alice")
+    store(make_uow, ArticleFactory(author_id=_id(alice), title="Dragons", with_tags=["x"]))
+
+    with make_uow() as uow:
+        article = uow.articles.get_by_slug("dragons")
+        assert article is not None
+        article.title, article.slug, article.body = "Wyverns", "wyverns", "New body"
+        article.updated_at = _at(5)
+        uow.articles.save(article)
+        seen = uow.reads.article("wyverns", None)
+        assert seen is not None and seen.title == "Wyverns"
+        uow.commit()
+
+    with make_uow() as uow:
+        assert uow.reads.article("dragons", None) is None
+        view = uow.reads.article("wyverns", None)
+        assert view is not None
+        assert (view.body, view.updated_at, view.tag_list) == ("New body", _at(5), ("x",))
+
+
+def test_a_favorite_counts_once_and_is_seen_by_the_reader_who_gave_it(make_uow: MakeUow) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    store(make_uow, ArticleFactory(author_id=_id(alice), title="Dragons"))
+
+    with make_uow() as uow:
+        article = uow.articles.get_by_slug("dragons")
+        assert article is not None
+        assert uow.articles.add_favorite(article, _id(bob)) is True
+        assert uow.articles.add_favorite(article, _id(bob)) is False
+        uow.commit()
+
+    with make_uow() as uow:
+        assert _favorites(uow, "dragons", _id(bob)) == (True, 1)
+        assert _favorites(uow, "dragons", _id(alice)) == (False, 1)
+
+
+def test_favorites_of_several_readers_add_up_and_unfavorite_takes_one_away(
+    make_uow: MakeUow,
+) -> None:
+    alice, bob, carol = _users(make_uow, "alice", "bob", "carol")
+    store(
+        make_uow,
+        ArticleFactory(author_id=_id(alice), title="Dragons"),
+        Favorite(user_id=_id(bob), article_slug="dragons"),
+        Favorite(user_id=_id(carol), article_slug="dragons"),
+    )
+
+    with make_uow() as uow:
+        assert _favorites(uow, "dragons", None) == (False, 2)
+        article = uow.articles.get_by_slug("dragons")
+        assert article is not None
+        assert uow.articles.remove_favorite(article, _id(bob)) is True
+        assert uow.articles.remove_favorite(article, _id(bob)) is False
+        assert uow.articles.remove_favorite(article, _id(alice)) is False  # never favorited
+        # Seen at once in the same unit of work: the service returns this view.
+        assert _favorites(uow, "dragons", None) == (False, 1)
+        uow.commit()
+
+    with make_uow() as uow:
+        assert _favorites(uow, "dragons", _id(carol)) == (True, 1)
+        assert _favorites(uow, "dragons", _id(bob)) == (False, 1)
+
+
+def test_removing_an_article_removes_its_comments_and_favorites_only(make_uow: MakeUow) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    doomed = ArticleFactory(author_id=_id(alice), title="Doomed", with_tags=["t"])
+    kept = ArticleFactory(author_id=_id(alice), title="Kept", with_tags=["t"])
+    store(make_uow, doomed, kept)
+    doomed_comment = CommentFactory(article_id=_id(doomed), author_id=_id(bob))
+    kept_comment = CommentFactory(article_id=_id(kept), author_id=_id(bob))
+    store(
+        make_uow,
+        doomed_comment,
+        kept_comment,
+        Favorite(user_id=_id(bob), article_slug="doomed"),
+        Favorite(user_id=_id(bob), article_slug="kept"),
+    )
+
+    with make_uow() as uow:
+        article = uow.articles.get_by_slug("doomed")
+        assert article is not None
+        uow.articles.remove(article)
+        uow.commit()
+
+    with make_uow() as uow:
+        assert uow.articles.get_by_slug("doomed") is None
+        assert not uow.articles.slug_exists("doomed")
+        assert uow.comments.get(_id(doomed_comment)) is None
+        assert uow.comments.get(_id(kept_comment)) is not None
+        favorites = uow.reads.articles(ArticleFilter(favorited_by="bob"), None)
+        assert [a.slug for a in favorites.articles] == ["kept"]
+        assert [a.slug for a in uow.reads.articles(ArticleFilter(tag="t"), None).articles] == [
+            "kept"
+        ]
+
+
+# -- article lists ----------------------------------------------------------------------
+
+
+def test_lists_are_newest_first_with_the_later_added_first_on_a_tie(make_uow: MakeUow) -> None:
+    (alice,) = _users(make_uow, "alice")
+    store(
+        make_uow,
+        ArticleFactory(author_id=_id(alice), title="Old", created_at=_at(1)),
+        ArticleFactory(author_id=_id(alice), title="Tie one", created_at=_at(2)),
+        ArticleFactory(author_id=_id(alice), title="Tie two", created_at=_at(2)),
+        ArticleFactory(author_id=_id(alice), title="New", created_at=_at(3)),
+        ArticleFactory(author_id=_id(alice), title="Older", created_at=_at(0)),
+    )
+
+    with make_uow() as uow:
+        page = uow.reads.articles(ArticleFilter(), None)
+        assert [a.title for a in page.articles] == ["New", "Tie two", "Tie one", "Old", "Older"]
+        assert page.total == 5
+
+
+def test_lists_omit_the_body_but_carry_tags_and_favorites(make_uow: MakeUow) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    store(
+        make_uow,
+        ArticleFactory(author_id=_id(alice), title="Tagged", with_tags=["z", "a"]),
+        Favorite(user_id=_id(bob), article_slug="tagged"),
+        Follow(follower_id=_id(bob), followee_id=_id(alice)),
+    )
+
+    with make_uow() as uow:
+        (view,) = uow.reads.articles(ArticleFilter(), _id(bob)).articles
+        assert view.body is None
+        assert view.tag_list == ("a", "z")
+        assert (view.favorited, view.favorites_count, view.author.following) == (True, 1, True)
+
+
+def test_lists_filter_by_tag_author_and_favorited_by(make_uow: MakeUow) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    store(
+        make_uow,
+        ArticleFactory(author_id=_id(alice), title="A rust", with_tags=["rust"]),
+        ArticleFactory(author_id=_id(alice), title="A python", with_tags=["python", "web"]),
+        ArticleFactory(author_id=_id(bob), title="B python", with_tags=["python"]),
+        Favorite(user_id=_id(bob), article_slug="a-rust"),
+        Favorite(user_id=_id(alice), article_slug="b-python"),
+    )
+
+    def titles(**filters: str) -> list[str]:
+        with make_uow() as uow:
+            return [a.title for a in uow.reads.articles(ArticleFilter(**filters), None).articles]
+
+    assert titles(tag="python") == ["B python", "A python"]
+    assert titles(author="alice") == ["A python", "A rust"]
+    assert titles(favorited_by="bob") == ["A rust"]
+    assert titles(tag="python", author="alice") == ["A python"]
+    assert titles(tag="python", favorited_by="alice") == ["B python"]
+    assert titles(tag="no-such-tag") == []
+    assert titles(author="nobody") == []
+    assert titles(favorited_by="nobody") == []
+
+
+def test_lists_page_with_limit_and_offset_and_count_all_matches(make_uow: MakeUow) -> None:
+    (alice,) = _users(make_uow, "alice")
+    store(
+        make_uow,
+        *(
+            ArticleFactory(author_id=_id(alice), title=f"Article {n}", created_at=_at(n))
+            for n in range(5)
+        ),
+    )
+
+    def page(limit: int, offset: int) -> tuple[list[str], int]:
+        with make_uow() as uow:
+            found = uow.reads.articles(ArticleFilter(limit=limit, offset=offset), None)
+            return [a.title for a in found.articles], found.total
+
+    assert page(2, 0) == (["Article 4", "Article 3"], 5)
+    assert page(2, 2) == (["Article 2", "Article 1"], 5)
+    assert page(2, 4) == (["Article 0"], 5)
+    assert page(2, 5) == ([], 5)
+    assert page(100, 10) == ([], 5)
+
+
+def test_the_feed_is_the_articles_of_followed_authors_newest_first(make_uow: MakeUow) -> None:
+    alice, bob, carol, dave = _users(make_uow, "alice", "bob", "carol", "dave")
+    store(
+        make_uow,
+        ArticleFactory(author_id=_id(bob), title="Bob old", created_at=_at(1)),
+        ArticleFactory(author_id=_id(carol), title="Carol", created_at=_at(2)),
+        ArticleFactory(author_id=_id(dave), title="Dave", created_at=_at(3)),
+        ArticleFactory(author_id=_id(alice), title="Alice", created_at=_at(4)),
+        ArticleFactory(author_id=_id(bob), title="Bob new", created_at=_at(5)),
+        Follow(follower_id=_id(alice), followee_id=_id(bob)),
+        Follow(follower_id=_id(alice), followee_id=_id(carol)),
+        Follow(follower_id=_id(dave), followee_id=_id(alice)),
+    )
+
+    with make_uow() as uow:
+        feed = uow.reads.feed(_id(alice), limit=20, offset=0)
+        assert [a.title for a in feed.articles] == ["Bob new", "Carol", "Bob old"]
+        assert feed.total == 3
+        assert all(a.author.following and a.body is None for a in feed.articles)
+
+        second_page = uow.reads.feed(_id(alice), limit=2, offset=2)
+        assert ([a.title for a in second_page.articles], second_page.total) == (["Bob old"], 3)
+
+        assert uow.reads.feed(_id(bob), limit=20, offset=0).total == 0
+
+
+# -- comments ---------------------------------------------------------------------------
+
+
+def test_comments_are_added_found_and_removed(make_uow: MakeUow) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    article = ArticleFactory(author_id=_id(alice))
+    store(make_uow, article)
+    comment = CommentFactory(article_id=_id(article), author_id=_id(bob), body="Nice")
+    store(make_uow, comment)
+
+    with make_uow() as uow:
+        found = uow.comments.get(_id(comment))
+        assert found is not None
+        assert (found.body, found.article_id, found.author_id) == ("Nice", _id(article), _id(bob))
+        assert uow.comments.get(10_000) is None
+        uow.comments.remove(found)
+        uow.commit()
+
+    with make_uow() as uow:
+        assert uow.comments.get(_id(comment)) is None
+        assert uow.reads.comments(_id(article), None) == []
+
+
+def test_comments_are_read_newest_first_with_their_authors(make_uow: MakeUow) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    article, other = ArticleFactory(author_id=_id(alice)), ArticleFactory(author_id=_id(alice))
+    store(make_uow, article, other, Follow(follower_id=_id(alice), followee_id=_id(bob)))
+    first = CommentFactory(article_id=_id(article), author_id=_id(bob), created_at=_at(1))
+    second = CommentFactory(article_id=_id(article), author_id=_id(alice), created_at=_at(2))
+    elsewhere = CommentFactory(article_id=_id(other), author_id=_id(bob))
+    store(make_uow, first, second, elsewhere)
+
+    with make_uow() as uow:
+        listed = uow.reads.comments(_id(article), _id(alice))
+        assert [c.id for c in listed] == [_id(second), _id(first)]
+        assert [(c.author.username, c.author.following) for c in listed] == [
+            ("alice", False),
+            ("bob", True),
+        ]
+        assert (listed[1].body, listed[1].created_at, listed[1].updated_at) == (
+            first.body,
+            _at(1),
+            _at(1),
+        )
+
+        one = uow.reads.comment(_id(first), None)
+        assert one is not None and (one.id, one.author.following) == (_id(first), False)
+        assert uow.reads.comment(10_000, None) is None

@@ -3,11 +3,14 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.container import Container
 from api.errors import install_error_handlers
-from api.routers import articles, comments, profiles, users
+from api.middleware import AdmissionLimit, BodySizeLimit, RequestContext
+from api.routers import articles, comments, health, profiles, users
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -18,8 +21,15 @@ def create_app(container: Container | None = None) -> FastAPI:
     """
     container = container or Container()
 
+    settings = container.settings()
+    # One thread per connection the pool may hand out: a request that holds a thread never
+    # waits long for a connection, and the admission limit below answers the excess with
+    # 503 after POOL_TIMEOUT instead of letting it queue for threads without bound.
+    threads = settings.pool_size + settings.pool_max_overflow
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
         container.shutdown_resources()  # disposes of the engine, if this process made one
 
@@ -31,6 +41,21 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (users, profiles, articles, comments):
-        app.include_router(module.router, prefix="/api")
+    for module in (users, profiles, articles, comments, health):
+        app.include_router(module.router)
+
+    # The last added runs first: request context, CORS, body size, admission.
+    app.add_middleware(AdmissionLimit, slots=threads, timeout=settings.pool_timeout)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(
+        RequestContext, registry=container.metrics_registry(), log_requests=settings.log_requests
+    )
     return app

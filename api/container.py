@@ -8,7 +8,9 @@ between requests or threads. Tests override providers, e.g. ``container.uow.over
 from collections.abc import Iterator
 
 from dependency_injector import containers, providers
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from application.articles import ArticleService
 from application.comments import CommentService
@@ -16,9 +18,16 @@ from application.ports import SystemClock
 from application.profiles import ProfileService
 from application.users import UserService
 from infrastructure.database import create_db_engine, create_session_factory
+from infrastructure.instrumentation import DatabaseMetrics
 from infrastructure.security import Argon2PasswordHasher, JwtTokenService
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
+
+
+def _session_factory(engine: Engine, metrics: DatabaseMetrics) -> sessionmaker[Session]:
+    factory = create_session_factory(engine)
+    metrics.instrument(engine, factory)
+    return factory
 
 
 def _engine(settings: Settings) -> Iterator[Engine]:
@@ -32,7 +41,9 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
 
     engine = providers.Resource(_engine, settings)
-    session_factory = providers.Singleton(create_session_factory, engine)
+    metrics_registry = providers.Singleton(CollectorRegistry)
+    db_metrics = providers.Singleton(DatabaseMetrics, metrics_registry)
+    session_factory = providers.Singleton(_session_factory, engine, db_metrics)
     uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory)
 
     clock = providers.Singleton(SystemClock)

@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from infrastructure.orm import map_entities
 from infrastructure.settings import Settings
@@ -26,6 +27,9 @@ def _sqlite_engine(settings: Settings) -> Engine:
         # Sessions are confined to one service call, but FastAPI may run consecutive calls
         # on different threads of its pool.
         connect_args={"check_same_thread": False},
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        pool_timeout=settings.pool_timeout,
     )
     busy_timeout = settings.sqlite_busy_timeout_ms
 
@@ -82,6 +86,62 @@ def _postgresql_engine(settings: Settings) -> Engine:
         pool_pre_ping=settings.pool_pre_ping,
         connect_args=connect_args,
     )
+
+
+def connection_budget_problem(settings: Settings, workers: int) -> str | None:
+    """Why ``workers`` processes with this pool could exceed the server's connections, if so.
+
+    Each worker may hold ``pool_size + pool_max_overflow`` connections; together they must
+    fit in ``max_connections`` less the connections reserved for superusers. ``None`` when
+    they fit, or when the database is SQLite or cannot be asked now (it is checked again
+    at the next start).
+    """
+    if settings.is_sqlite:
+        return None
+    try:
+        engine = create_engine(
+            settings.database_url,
+            poolclass=NullPool,
+            connect_args={"connect_timeout": settings.connect_timeout_seconds},
+        )
+        with engine.connect() as connection:
+            allowed = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+            reserved = int(
+                connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one()
+            )
+        engine.dispose()
+    except Exception:
+        return None
+    wanted = workers * (settings.pool_size + settings.pool_max_overflow)
+    if wanted > allowed - reserved:
+        return (
+            f"{workers} workers x (POOL_SIZE {settings.pool_size} + POOL_MAX_OVERFLOW "
+            f"{settings.pool_max_overflow}) = {wanted} connections, but the database allows "
+            f"{allowed - reserved} (max_connections {allowed} - {reserved} reserved). "
+            "Lower POOL_SIZE or the number of workers, or raise max_connections."
+        )
+    return None
+
+
+def ping(settings: Settings, timeout_seconds: int = 1) -> None:
+    """Raise unless the database answers ``SELECT 1`` within about ``timeout_seconds``.
+
+    Uses a connection of its own, not the pool: readiness is about the database being
+    reachable, and must answer even while every pooled connection is busy.
+    """
+    url = make_url(settings.database_url)
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql":
+        connect_args = {
+            "connect_timeout": timeout_seconds,
+            "options": f"-c statement_timeout={timeout_seconds * 1000}",
+        }
+    engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    finally:
+        engine.dispose()
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

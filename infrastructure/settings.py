@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     # psycopg's automatic server-side prepared statements; off behind PgBouncer (transaction mode).
     db_prepared_statements: bool = True
 
+    # HTTP
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    cors_origins: list[str] = []  # e.g. CORS_ORIGINS='["https://app.example.com"]'
+    log_requests: bool = True  # one structured log line per request
+
     # SQLite
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 

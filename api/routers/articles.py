@@ -16,7 +16,7 @@ from api.schemas import (
 from application.articles import ArticleChanges, ArticleDraft
 from application.read_models import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ArticleFilter, ArticleView
 
-router = APIRouter(tags=["Articles"])
+router = APIRouter(prefix="/api", tags=["Articles"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="articles to skip")]

@@ -12,7 +12,7 @@ from api.schemas import (
     SingleCommentResponse,
 )
 
-router = APIRouter(tags=["Comments"])
+router = APIRouter(prefix="/api", tags=["Comments"])
 
 CommentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 

@@ -5,7 +5,7 @@ from api.params import Username
 from api.responses import json_response
 from api.schemas import Profile, ProfileResponse
 
-router = APIRouter(tags=["Profile"])
+router = APIRouter(prefix="/api", tags=["Profile"])
 
 
 @router.get("/profiles/{username}", response_model=ProfileResponse)

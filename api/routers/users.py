@@ -5,7 +5,7 @@ from api.responses import json_response
 from api.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
 from application.users import UserChanges
 
-router = APIRouter(tags=["User and Authentication"])
+router = APIRouter(prefix="/api", tags=["User and Authentication"])
 
 
 @router.post("/users", status_code=201, response_model=UserResponse)

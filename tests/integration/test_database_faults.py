@@ -1,0 +1,119 @@
+"""What the unit of work does when the database is slow, gone, or in conflict."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from application.errors import ConcurrentUpdate, TemporarilyUnavailable
+from application.retry import ATTEMPTS, retry_on_conflict
+from infrastructure.database import (
+    connection_budget_problem,
+    create_db_engine,
+    create_session_factory,
+)
+from infrastructure.settings import Settings
+from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
+from tests.conftest import ROOT, settings_for
+
+pytestmark = pytest.mark.postgres
+UNREACHABLE_PG = "postgresql+psycopg://conduit@127.0.0.1:9/nowhere"
+
+
+def unit_of_work(settings: Settings):  # type: ignore[no-untyped-def]
+    engine = create_db_engine(settings)
+    return engine, lambda: SqlAlchemyUnitOfWork(create_session_factory(engine))
+
+
+def test_a_statement_over_the_timeout_fails_fast_and_leaves_the_connection_usable(
+    postgresql_url: str,
+) -> None:
+    engine, new_uow = unit_of_work(settings_for(postgresql_url, statement_timeout_ms=300))
+    started = time.monotonic()
+    with pytest.raises(TemporarilyUnavailable), new_uow() as uow:
+        uow.session.execute(text("SELECT pg_sleep(3)"))
+    assert time.monotonic() - started < 1.3
+    assert engine.pool.checkedout() == 0
+    with new_uow() as uow:  # the same pooled connection serves again
+        assert uow.session.scalar(text("SELECT 1")) == 1
+    assert engine.pool.checkedout() == 0
+    engine.dispose()
+
+
+def test_an_unreachable_database_is_temporarily_unavailable_within_the_connect_timeout() -> None:
+    engine, new_uow = unit_of_work(settings_for(UNREACHABLE_PG, connect_timeout_seconds=1))
+    started = time.monotonic()
+    with pytest.raises(TemporarilyUnavailable), new_uow() as uow:
+        uow.users.get(1)
+    assert time.monotonic() - started < 2
+    engine.dispose()
+
+
+@pytest.mark.parametrize("sqlstate", ["40001", "40P01"])
+def test_serialization_failures_and_deadlocks_are_concurrent_updates(
+    postgresql_url: str, sqlstate: str
+) -> None:
+    engine, new_uow = unit_of_work(settings_for(postgresql_url))
+    raise_it = f"DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = '{sqlstate}'; END $$"
+    with pytest.raises(ConcurrentUpdate), new_uow() as uow:
+        uow.session.execute(text(raise_it))
+    assert engine.pool.checkedout() == 0
+    engine.dispose()
+
+
+def test_a_conflicting_use_case_runs_again_until_it_succeeds() -> None:
+    attempts = []
+
+    @retry_on_conflict
+    def use_case() -> str:
+        attempts.append(1)
+        if len(attempts) < ATTEMPTS:
+            raise ConcurrentUpdate("lost a race")
+        return "done"
+
+    assert use_case() == "done"
+    assert len(attempts) == ATTEMPTS
+
+
+def test_a_use_case_that_keeps_conflicting_is_temporarily_unavailable() -> None:
+    attempts = []
+
+    @retry_on_conflict
+    def use_case() -> None:
+        attempts.append(1)
+        raise ConcurrentUpdate("lost a race")
+
+    with pytest.raises(TemporarilyUnavailable):
+        use_case()
+    assert len(attempts) == ATTEMPTS
+
+
+def test_more_connections_than_the_server_allows_is_a_clear_problem(postgresql_url: str) -> None:
+    settings = settings_for(postgresql_url, pool_size=15, pool_max_overflow=5)
+    assert connection_budget_problem(settings, workers=1) is None
+    problem = connection_budget_problem(settings, workers=1000)
+    assert problem is not None and "= 20000 connections" in problem
+
+
+def test_serve_refuses_a_configuration_the_database_cannot_carry(postgresql_url: str) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgresql_url,
+        "JWT_SECRET": "a-secret-long-enough-for-the-test-run",
+        "POOL_SIZE": "100",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "serve", "--workers", "1000", "--port", "1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "refusing to start" in done.stderr and "max_connections" in done.stderr
+
+
+def test_the_default_jwt_secret_is_refused_on_postgresql(postgresql_url: str) -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings(database_url=postgresql_url)

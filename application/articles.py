@@ -141,14 +141,15 @@ class ArticleService:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _article(self, slug: str) -> Article:
-        article = self.uow.articles.get_by_slug(slug)
+    def _article(self, slug: str, *, for_update: bool = False) -> Article:
+        article = self.uow.articles.get_by_slug(slug, for_update=for_update)
         if article is None:
             raise NotFound("article not found")
         return article
 
     def _own_article(self, slug: str, user_id: int) -> Article:
-        article = self._article(slug)
+        """The caller's article, locked: edits and deletes of one article do not interleave."""
+        article = self._article(slug, for_update=True)
         if not article.is_written_by(user_id):
             raise Forbidden("only the author may change this article")
         return article

@@ -113,8 +113,12 @@ class ArticleRepository(Protocol):
         """Store a new article; its tags are matched by name with the tags already stored."""
         ...
 
-    def get_by_slug(self, slug: str) -> Article | None:
-        """The article, without its tags loaded (they are not needed to change it)."""
+    def get_by_slug(self, slug: str, *, for_update: bool = False) -> Article | None:
+        """The article, without its tags loaded (they are not needed to change it).
+
+        ``for_update`` locks it until the unit of work ends: concurrent edits of one
+        article then run one after the other, each on the other's result.
+        """
         ...
 
     def slug_exists(self, slug: str) -> bool: ...

@@ -89,7 +89,7 @@ class FakeArticleRepository:
         article.id, self._next_id = self._next_id, self._next_id + 1
         self.articles[article.id] = article
 
-    def get_by_slug(self, slug: str) -> Article | None:
+    def get_by_slug(self, slug: str, *, for_update: bool = False) -> Article | None:
         return next((a for a in self.articles.values() if a.slug == slug), None)
 
     def slug_exists(self, slug: str) -> bool:

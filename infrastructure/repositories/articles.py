@@ -21,8 +21,13 @@ class SqlAlchemyArticleRepository:
         self.session.add(article)
         self.session.flush()
 
-    def get_by_slug(self, slug: str) -> Article | None:
-        return self.session.scalars(select(Article).where(articles.c.slug == slug)).one_or_none()
+    def get_by_slug(self, slug: str, *, for_update: bool = False) -> Article | None:
+        statement = select(Article).where(articles.c.slug == slug)
+        if for_update:
+            # SELECT ... FOR UPDATE on PostgreSQL; SQLite has no row locks (SQLAlchemy emits
+            # nothing) but its write transactions begin IMMEDIATE, so they are serial anyway.
+            statement = statement.with_for_update(of=articles)
+        return self.session.scalars(statement).one_or_none()
 
     def slug_exists(self, slug: str) -> bool:
         return bool(self.session.scalar(select(exists().where(articles.c.slug == slug))))

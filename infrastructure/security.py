@@ -1,6 +1,8 @@
 """Password hashing (argon2id) and tokens (JWT, HS256): adapters for the application's ports."""
 
+import time
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import jwt
 from argon2 import PasswordHasher as _Argon2
@@ -26,13 +28,19 @@ class Argon2PasswordHasher:
 
 
 class JwtTokenService:
-    """Signed, expiring tokens that carry the user id as ``sub``."""
+    """Signed, expiring tokens that carry the user id as ``sub``.
+
+    Checked tokens are remembered (bounded, keyed by the token string itself), so a client's
+    token is verified once, not on every request. This cannot serve anything stale: a token
+    string always means the same user, and its expiry is checked again on every use.
+    """
 
     _ALGORITHM = "HS256"
 
-    def __init__(self, secret: str, ttl_seconds: int) -> None:
+    def __init__(self, secret: str, ttl_seconds: int, cache_size: int = 4096) -> None:
         self._secret = secret
         self._ttl = timedelta(seconds=ttl_seconds)
+        self._claims = lru_cache(maxsize=cache_size)(self._decode)
 
     def issue(self, user_id: int) -> str:
         now = datetime.now(UTC)
@@ -40,6 +48,13 @@ class JwtTokenService:
         return jwt.encode(claims, self._secret, algorithm=self._ALGORITHM)
 
     def verify(self, token: str) -> int:
+        user_id, expires_at = self._claims(token)
+        if expires_at <= time.time():
+            raise NotAuthenticated("token is invalid or expired")
+        return user_id
+
+    def _decode(self, token: str) -> tuple[int, float]:
+        """(user id, expiry) of a well-signed token; raises (and so caches nothing) otherwise."""
         try:
             claims = jwt.decode(
                 token,
@@ -47,6 +62,6 @@ class JwtTokenService:
                 algorithms=[self._ALGORITHM],
                 options={"require": ["sub", "exp"]},
             )
-            return int(claims["sub"])
+            return int(claims["sub"]), float(claims["exp"])
         except (jwt.InvalidTokenError, ValueError) as error:
             raise NotAuthenticated("token is invalid or expired") from error

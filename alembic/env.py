@@ -35,18 +35,23 @@ def run_migrations_online() -> None:
     settings = Settings()
     engine = create_engine(_database_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        is_sqlite = connection.dialect.name == "sqlite"
-        if connection.dialect.name == "postgresql":
-            connection.execute(text(f"SET lock_timeout = {int(settings.lock_timeout_ms)}"))
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
-            connection.commit()
+        is_postgresql = connection.dialect.name == "postgresql"
         context.configure(
             connection=connection,
             target_metadata=metadata,
-            render_as_batch=is_sqlite,  # SQLite cannot ALTER constraints: copy-and-move
+            render_as_batch=not is_postgresql,  # SQLite cannot ALTER constraints: copy-and-move
             compare_type=True,
         )
         with context.begin_transaction():
+            if is_postgresql:
+                # Transaction-scoped, so nothing outlives the migration, also behind
+                # PgBouncer in transaction mode; the current revision is read after the lock.
+                connection.execute(
+                    text(f"SET LOCAL lock_timeout = {int(settings.lock_timeout_ms)}")
+                )
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+                )
             context.run_migrations()
     engine.dispose()
 

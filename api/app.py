@@ -22,6 +22,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     container = container or Container()
 
     settings = container.settings()
+    if problem := settings.insecure_for_serving():
+        raise RuntimeError(f"refusing to serve: {problem}")
     # One thread per connection the pool may hand out: a request that holds a thread never
     # waits long for a connection, and the admission limit below answers the excess with
     # 503 after POOL_TIMEOUT instead of letting it queue for threads without bound.

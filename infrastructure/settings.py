@@ -1,8 +1,6 @@
 """Configuration from the environment (and an optional ``.env`` file)."""
 
-from typing import Self
-
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Good enough for the embedded SQLite default on a laptop; refused for PostgreSQL.
@@ -48,10 +46,8 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    @model_validator(mode="after")
-    def _no_default_secret_in_production(self) -> Self:
+    def insecure_for_serving(self) -> str | None:
+        """Why the service must not serve with these settings, if so (checked at start)."""
         if not self.is_sqlite and self.jwt_secret == DEFAULT_JWT_SECRET:
-            raise ValueError(
-                "JWT_SECRET must be set to a secret of your own when DATABASE_URL is not SQLite"
-            )
-        return self
+            return "JWT_SECRET must be set to a secret of your own when DATABASE_URL is not SQLite"
+        return None

@@ -64,6 +64,14 @@ class SqlAlchemyUnitOfWork:
         assert session is not None
         try:
             session.rollback()  # a no-op after commit
+        except sa_exc.DBAPIError as error:
+            # The connection died after the block's last statement (server restart, killed
+            # backend): nothing uncommitted survives that, and what was read stays valid.
+            if not error.connection_invalidated:
+                translated = translate(error)
+                if translated is None:
+                    raise
+                raise translated from error
         finally:
             session.close()
         if isinstance(exc, sa_exc.SQLAlchemyError):
@@ -127,4 +135,5 @@ def _is_transient(error: sa_exc.DBAPIError) -> bool:
     sqlstate = getattr(error.orig, "sqlstate", None)
     # None: psycopg could not connect at all. Class 08: connection exception. 57P0x: the
     # server is shutting down or restarting. 57014: statement_timeout cancelled the query.
-    return sqlstate is None or sqlstate.startswith(("08", "57P0")) or sqlstate == "57014"
+    # 55P03: a lock was not granted within lock_timeout.
+    return sqlstate is None or sqlstate.startswith(("08", "57P0")) or sqlstate in ("57014", "55P03")

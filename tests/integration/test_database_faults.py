@@ -6,9 +6,11 @@ import sys
 import time
 
 import pytest
-from pydantic import ValidationError
+from dependency_injector import providers
 from sqlalchemy import text
 
+from api.app import create_app
+from api.container import Container
 from application.errors import ConcurrentUpdate, TemporarilyUnavailable
 from application.retry import ATTEMPTS, retry_on_conflict
 from infrastructure.database import (
@@ -115,5 +117,56 @@ def test_serve_refuses_a_configuration_the_database_cannot_carry(postgresql_url:
 
 
 def test_the_default_jwt_secret_is_refused_on_postgresql(postgresql_url: str) -> None:
-    with pytest.raises(ValidationError, match="JWT_SECRET"):
-        Settings(database_url=postgresql_url)
+    settings = Settings(database_url=postgresql_url)
+    assert "JWT_SECRET" in settings.insecure_for_serving()
+    with pytest.raises(RuntimeError, match="JWT_SECRET"):
+        create_app(Container(settings=providers.Object(settings)))
+    assert settings_for(postgresql_url).insecure_for_serving() is None
+
+
+def test_serve_refuses_the_default_jwt_secret_on_postgresql(postgresql_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": postgresql_url, "JWT_SECRET": ""}
+    env.pop("JWT_SECRET")
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "serve", "--port", "1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "JWT_SECRET must be set" in done.stderr
+
+
+def test_a_connection_killed_after_the_last_query_does_not_fail_the_use_case(
+    postgresql_url: str,
+) -> None:
+    """The read is done; the backend dies before the unit of work ends (restart, kill)."""
+    engine, new_uow = unit_of_work(settings_for(postgresql_url))
+    admin = create_db_engine(settings_for(postgresql_url))
+    with new_uow() as uow:
+        pid = uow.session.scalar(text("SELECT pg_backend_pid()"))
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert engine.pool.checkedout() == 0
+    with new_uow() as uow:  # and the next one gets a live connection
+        assert uow.session.scalar(text("SELECT 1")) == 1
+    admin.dispose()
+    engine.dispose()
+
+
+def test_a_lock_wait_over_the_lock_timeout_is_temporarily_unavailable(postgresql_url: str) -> None:
+    engine, new_uow = unit_of_work(settings_for(postgresql_url, lock_timeout_ms=300))
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS lock_probe (id int PRIMARY KEY)"))
+        connection.execute(text("INSERT INTO lock_probe VALUES (1) ON CONFLICT DO NOTHING"))
+    holder = engine.connect()
+    try:
+        holder.execute(text("SELECT * FROM lock_probe WHERE id = 1 FOR UPDATE"))
+        started = time.monotonic()
+        with pytest.raises(TemporarilyUnavailable), new_uow() as uow:
+            uow.session.execute(text("UPDATE lock_probe SET id = 1 WHERE id = 1"))
+        assert time.monotonic() - started < 1.3
+    finally:
+        holder.rollback()
+        holder.close()
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE lock_probe"))
+        engine.dispose()

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean bench faults
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Needs PostgreSQL (BENCH_DATABASE_URL) and wrk; see bench/README.md. E.g. BENCH_ARGS="--runs 1".
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Slow fault runs against local PostgreSQL (restarts it!); see faults/run.py. FAULTS_ARGS="--short".
+faults: $(BIN)/.installed
+	$(BIN)/python faults/run.py $(FAULTS_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -61,7 +61,10 @@ def _validation_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     messages = []
     for problem in error.errors():
-        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+        location = list(problem.get("loc", ()))
+        if location[:1] == ["body"]:  # the body itself; a field may be called "body" too
+            location = location[1:]
+        where = ".".join(str(part) for part in location)
         messages.append(f"{where}: {problem.get('msg', 'is invalid')}" if where else problem["msg"])
     return error_response(422, *messages)
 

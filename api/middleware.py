@@ -59,7 +59,9 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         offered = _header(scope, b"x-request-id")
-        request_id = offered if offered and _VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request_id = (
+            offered if offered and _VALID_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        )
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         id_header = (b"x-request-id", request_id.encode())

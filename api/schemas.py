@@ -222,3 +222,22 @@ class GenericErrorBody(BaseModel):
 
 class GenericErrorModel(BaseModel):
     errors: GenericErrorBody
+
+
+_WHY = {
+    400: "The body is not JSON (malformed, not UTF-8, nested too deeply).",
+    401: "Wrong credentials, or a missing, invalid or expired token.",
+    403: "Only the author may do this.",
+    404: "What the path names does not exist.",
+    409: "A concurrent request changed the same data; retry.",
+    413: "The body is larger than MAX_BODY_BYTES.",
+    422: "A value is invalid, or an email, username or slug is taken.",
+    503: "The service is busy or the database unreachable; retry after Retry-After.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses=`` for these error statuses: all have the spec's error body."""
+    return {
+        status: {"model": GenericErrorModel, "description": _WHY[status]} for status in statuses
+    }

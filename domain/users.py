@@ -21,7 +21,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def normalize_email(email: str) -> str:
     """Emails are compared and stored trimmed and lower-cased: ``" A@B.io"`` is ``"a@b.io"``."""
     email = validation.text(email, "email", max_length=EMAIL_MAX + 64).strip().lower()
-    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
+    if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
         raise ValidationFailed("email is invalid")
     return email
 
@@ -29,7 +29,7 @@ def normalize_email(email: str) -> str:
 def check_username(username: str) -> str:
     """Usernames are 1..64 characters of letters, digits, ``_``, ``.`` and ``-``; case kept."""
     validation.text(username, "username", max_length=USERNAME_MAX)
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         raise ValidationFailed("username may contain only letters, digits, '_', '.' and '-'")
     return username
 

@@ -12,11 +12,12 @@ from api.schemas import (
     SingleArticleResponse,
     TagsResponse,
     UpdateArticleRequest,
+    errors,
 )
 from application.articles import ArticleChanges, ArticleDraft
 from application.read_models import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ArticleFilter, ArticleView
 
-router = APIRouter(prefix="/api", tags=["Articles"])
+router = APIRouter(prefix="/api", tags=["Articles"], responses=errors(422, 503))
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="articles to skip")]
@@ -26,7 +27,7 @@ def _article(view: ArticleView) -> Response:
     return json_response(SingleArticleResponse(article=Article.of(view)))
 
 
-@router.get("/articles", response_model=MultipleArticlesResponse)
+@router.get("/articles", response_model=MultipleArticlesResponse, responses=errors(401))
 def list_articles(
     caller: OptionalCaller,
     articles: Articles,
@@ -43,7 +44,7 @@ def list_articles(
     return json_response(MultipleArticlesResponse.of(page.articles, page.total))
 
 
-@router.get("/articles/feed", response_model=MultipleArticlesResponse)
+@router.get("/articles/feed", response_model=MultipleArticlesResponse, responses=errors(401))
 def feed(
     caller: RequiredCaller,
     articles: Articles,
@@ -54,7 +55,12 @@ def feed(
     return json_response(MultipleArticlesResponse.of(page.articles, page.total))
 
 
-@router.post("/articles", status_code=201, response_model=SingleArticleResponse)
+@router.post(
+    "/articles",
+    status_code=201,
+    response_model=SingleArticleResponse,
+    responses=errors(400, 401, 409, 413),
+)
 def create_article(
     request: NewArticleRequest, caller: RequiredCaller, articles: Articles
 ) -> Response:
@@ -66,12 +72,16 @@ def create_article(
     return json_response(SingleArticleResponse(article=Article.of(view)), status_code=201)
 
 
-@router.get("/articles/{slug}", response_model=SingleArticleResponse)
+@router.get("/articles/{slug}", response_model=SingleArticleResponse, responses=errors(401, 404))
 def get_article(slug: Slug, caller: OptionalCaller, articles: Articles) -> Response:
     return _article(articles.get(slug, caller.user_id if caller else None))
 
 
-@router.put("/articles/{slug}", response_model=SingleArticleResponse)
+@router.put(
+    "/articles/{slug}",
+    response_model=SingleArticleResponse,
+    responses=errors(400, 401, 403, 404, 409, 413),
+)
 def update_article(
     slug: Slug, request: UpdateArticleRequest, caller: RequiredCaller, articles: Articles
 ) -> Response:
@@ -79,19 +89,27 @@ def update_article(
     return _article(articles.update(slug, caller.user_id, changes))
 
 
-@router.delete("/articles/{slug}", status_code=204)
+@router.delete("/articles/{slug}", status_code=204, responses=errors(401, 403, 404, 409))
 def delete_article(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
     articles.delete(slug, caller.user_id)
     return no_content()
 
 
-@router.post("/articles/{slug}/favorite", response_model=SingleArticleResponse, tags=["Favorites"])
+@router.post(
+    "/articles/{slug}/favorite",
+    response_model=SingleArticleResponse,
+    tags=["Favorites"],
+    responses=errors(401, 404, 409),
+)
 def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
     return _article(articles.favorite(slug, caller.user_id))
 
 
 @router.delete(
-    "/articles/{slug}/favorite", response_model=SingleArticleResponse, tags=["Favorites"]
+    "/articles/{slug}/favorite",
+    response_model=SingleArticleResponse,
+    tags=["Favorites"],
+    responses=errors(401, 404, 409),
 )
 def unfavorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
     return _article(articles.unfavorite(slug, caller.user_id))

@@ -10,20 +10,27 @@ from api.schemas import (
     MultipleCommentsResponse,
     NewCommentRequest,
     SingleCommentResponse,
+    errors,
 )
 
-router = APIRouter(prefix="/api", tags=["Comments"])
+router = APIRouter(prefix="/api", tags=["Comments"], responses=errors(404, 422, 503))
 
 CommentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-@router.get("/articles/{slug}/comments", response_model=MultipleCommentsResponse)
+@router.get(
+    "/articles/{slug}/comments", response_model=MultipleCommentsResponse, responses=errors(401)
+)
 def list_comments(slug: Slug, caller: OptionalCaller, comments: Comments) -> Response:
     views = comments.for_article(slug, caller.user_id if caller else None)
     return json_response(MultipleCommentsResponse(comments=[Comment.of(v) for v in views]))
 
 
-@router.post("/articles/{slug}/comments", response_model=SingleCommentResponse)
+@router.post(
+    "/articles/{slug}/comments",
+    response_model=SingleCommentResponse,
+    responses=errors(400, 401, 409, 413),
+)
 def add_comment(
     slug: Slug, request: NewCommentRequest, caller: RequiredCaller, comments: Comments
 ) -> Response:
@@ -31,7 +38,11 @@ def add_comment(
     return json_response(SingleCommentResponse(comment=Comment.of(view)))
 
 
-@router.delete("/articles/{slug}/comments/{comment_id}", status_code=204)
+@router.delete(
+    "/articles/{slug}/comments/{comment_id}",
+    status_code=204,
+    responses=errors(401, 403, 409),
+)
 def delete_comment(
     slug: Slug, comment_id: CommentId, caller: RequiredCaller, comments: Comments
 ) -> Response:

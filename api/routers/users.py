@@ -2,31 +2,33 @@ from fastapi import APIRouter, Response
 
 from api.dependencies import RequiredCaller, Users
 from api.responses import json_response
-from api.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
+from api.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse, errors
 from application.users import UserChanges
 
-router = APIRouter(prefix="/api", tags=["User and Authentication"])
+router = APIRouter(prefix="/api", tags=["User and Authentication"], responses=errors(422, 503))
 
 
-@router.post("/users", status_code=201, response_model=UserResponse)
+@router.post(
+    "/users", status_code=201, response_model=UserResponse, responses=errors(400, 409, 413)
+)
 def register(request: NewUserRequest, users: Users) -> Response:
     new = request.user
     result = users.register(username=new.username, email=new.email, password=new.password)
     return json_response(UserResponse.of(result.user, result.token), status_code=201)
 
 
-@router.post("/users/login", response_model=UserResponse)
+@router.post("/users/login", response_model=UserResponse, responses=errors(400, 401, 409, 413))
 def login(request: LoginUserRequest, users: Users) -> Response:
     result = users.login(email=request.user.email, password=request.user.password)
     return json_response(UserResponse.of(result.user, result.token))
 
 
-@router.get("/user", response_model=UserResponse)
+@router.get("/user", response_model=UserResponse, responses=errors(401))
 def current_user(caller: RequiredCaller, users: Users) -> Response:
     return json_response(UserResponse.of(users.current(caller.user_id), caller.token))
 
 
-@router.put("/user", response_model=UserResponse)
+@router.put("/user", response_model=UserResponse, responses=errors(400, 401, 409, 413))
 def update_user(request: UpdateUserRequest, caller: RequiredCaller, users: Users) -> Response:
     changes = UserChanges(**request.user.model_dump(exclude_none=True))
     return json_response(UserResponse.of(users.update(caller.user_id, changes), caller.token))

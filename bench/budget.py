@@ -1,0 +1,156 @@
+"""Where the CPU of one article-page request goes, measured in-process, layer by layer.
+
+    .venv/bin/python bench/budget.py            # after `make bench` (its seeded database)
+    BENCH_DATABASE_URL=... .venv/bin/python bench/budget.py --iterations 2000
+
+For the list (authenticated as ``user0``) and the feed it times, in CPU time of this
+process (``time.process_time``, so other processes' noise hardly matters), one after
+the other:
+
+- the whole service call (``ArticleService.search`` / ``feed``: unit of work, statements
+  built and executed, read models built);
+- the same SQL statements (captured from one call) executed again as prebuilt objects
+  through a ``Session``, through a Core ``Connection``, and as plain SQL through
+  psycopg: the differences are what statement building, the ORM session and SQLAlchemy's
+  execution layer each cost, and the last is the driver's floor;
+- the response model and its serialisation (``api.schemas``, ``api.responses``);
+- the token check.
+
+It complements the table of ``bench/run.py`` (CPU per request from ``/proc``, which
+includes the HTTP side) and py-spy, whose thread attribution is unreliable here.
+"""
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/conduit_bench"
+
+
+def cpu_ms(work: Callable[[], Any], iterations: int) -> float:
+    for _ in range(max(iterations // 10, 20)):
+        work()
+    started = time.process_time()
+    for _ in range(iterations):
+        work()
+    return (time.process_time() - started) / iterations * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=1000)
+    args = parser.parse_args()
+    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    os.environ.setdefault("JWT_SECRET", "a-secret-only-for-measuring-the-token-check-cost")
+
+    import psycopg
+    from sqlalchemy import event, select
+    from sqlalchemy.engine import make_url
+
+    from api.container import Container
+    from api.responses import json_response
+    from api.schemas import MultipleArticlesResponse
+    from application.read_models import ArticleFilter
+    from infrastructure.orm import users
+
+    container = Container()
+    engine = container.engine()
+    sessions = container.session_factory()
+    with engine.connect() as connection:
+        viewer = connection.scalar(select(users.c.id).where(users.c.username == "user0"))
+    if viewer is None:
+        sys.exit("budget: no user0 here; run `make bench` (or `conduit seed`) first")
+    tokens = container.tokens()
+    token = tokens.issue(viewer)
+    first_page = ArticleFilter(tag=None, author=None, favorited_by=None, limit=20, offset=0)
+    calls = {
+        "list (authenticated)": lambda: container.article_service().search(first_page, viewer),
+        "feed": lambda: container.article_service().feed(viewer, 20, 0),
+    }
+    url = make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql")
+    raw = psycopg.connect(url.render_as_string(hide_password=False))
+    n = args.iterations
+
+    for name, call in calls.items():
+        page, statements = _capture(engine, event, call)
+        sql = [
+            str(
+                (statement.params(params) if params else statement).compile(
+                    dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+                )
+            )
+            for statement, params in statements
+        ]
+
+        def prebuilt_session(statements: list[Any] = statements) -> None:
+            with sessions() as session:
+                for statement, params in statements:
+                    session.execute(statement, params).all()
+                session.rollback()
+
+        def prebuilt_core(statements: list[Any] = statements) -> None:
+            with engine.connect() as connection:
+                for statement, params in statements:
+                    connection.execute(statement, params).all()
+                connection.rollback()
+
+        def plain_psycopg(sql: list[str] = sql) -> None:
+            with raw.cursor() as cursor:
+                for query in sql:
+                    cursor.execute(query.encode())
+                    cursor.fetchall()
+            raw.rollback()
+
+        def response_model(page: Any = page) -> Any:
+            return MultipleArticlesResponse.of(page.articles, page.total)
+
+        model = response_model()
+        rows = [
+            ("whole service call", cpu_ms(call, n)),
+            (
+                f"its {len(statements)} statements prebuilt, via a Session",
+                cpu_ms(prebuilt_session, n),
+            ),
+            ("  ... via a Core Connection", cpu_ms(prebuilt_core, n)),
+            ("  ... as plain SQL via psycopg (the driver's floor)", cpu_ms(plain_psycopg, n)),
+            ("response model (MultipleArticlesResponse.of)", cpu_ms(response_model, n)),
+            ("serialisation (json_response)", cpu_ms(lambda model=model: json_response(model), n)),
+            ("token check (JwtTokenService.verify)", cpu_ms(lambda: tokens.verify(token), n)),
+        ]
+        print(f"\n{name}: CPU per call in ms (rerun to see the spread)")
+        for label, value in rows:
+            print(f"  {value:7.3f}  {label}")
+        whole, session, core, floor = (value for _label, value in rows[:4])
+        print(
+            f"  => building statements and read models {whole - session:.3f}, "
+            f"Session over Core {session - core:.3f}, "
+            f"SQLAlchemy execution over psycopg {core - floor:.3f}, psycopg {floor:.3f}"
+        )
+    raw.close()
+    engine.dispose()
+
+
+def _capture(engine: Any, event: Any, call: Callable[[], Any]) -> tuple[Any, list[Any]]:
+    """The call's result and the statements it executed, with their parameters (pings,
+    BEGIN and ROLLBACK are not statements here)."""
+    statements: list[Any] = []
+
+    def capture(_conn: Any, statement: Any, _multi: Any, params: Any, _options: Any) -> None:
+        statements.append((statement, dict(params or {})))
+
+    event.listen(engine, "before_execute", capture)
+    try:
+        result = call()
+    finally:
+        event.remove(engine, "before_execute", capture)
+    return result, statements
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,10 @@ from pydantic import ValidationError
 from infrastructure.migrations import upgrade_to_head
 from infrastructure.settings import Settings
 
+# The server stack (bench/ceiling.py serves its baseline with the same). No access log:
+# our own line per request replaces it (api.middleware).
+UVICORN_OPTIONS = {"loop": "auto", "http": "auto", "access_log": False}
+
 
 def migrate(_args: argparse.Namespace) -> None:
     settings = Settings()
@@ -32,13 +36,11 @@ def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        loop="auto",
-        http="auto",
-        access_log=False,  # our own line per request replaces it (api.middleware)
         log_config=_LOG_CONFIG,
         # On SIGTERM: stop accepting, let in-flight requests finish for this long, then the
         # lifespan disposes of the engine (its connections close).
         timeout_graceful_shutdown=args.timeout_graceful_shutdown,
+        **UVICORN_OPTIONS,
     )
 
 

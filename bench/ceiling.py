@@ -51,15 +51,15 @@ def main() -> None:
 
     import uvicorn
 
+    from api.cli import UVICORN_OPTIONS
+
     uvicorn.run(
         "ceiling:create_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        loop="auto",
-        http="auto",
-        access_log=False,
+        **UVICORN_OPTIONS,
     )
 
 

@@ -23,3 +23,14 @@ def stored_user_id(uow: FakeUnitOfWork, username: str) -> int:
     store(uow.another, user)
     assert user.id is not None
     return user.id
+
+
+@pytest.fixture
+def alice(uow: FakeUnitOfWork) -> int:
+    """Alice's user id (modules about users override it with the User itself)."""
+    return stored_user_id(uow, "alice")
+
+
+@pytest.fixture
+def bob(uow: FakeUnitOfWork) -> int:
+    return stored_user_id(uow, "bob")

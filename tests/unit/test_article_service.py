@@ -18,16 +18,6 @@ def articles(uow: FakeUnitOfWork, clock: FixedClock) -> ArticleService:
     return ArticleService(uow, clock)
 
 
-@pytest.fixture
-def alice(uow: FakeUnitOfWork) -> int:
-    return stored_user_id(uow, "alice")
-
-
-@pytest.fixture
-def bob(uow: FakeUnitOfWork) -> int:
-    return stored_user_id(uow, "bob")
-
-
 def draft(title: str = "How to train your dragon", tags: tuple[str, ...] = ()) -> ArticleDraft:
     return ArticleDraft(
         title=title, description="Ever wonder how?", body="Very carefully.", tag_names=tags

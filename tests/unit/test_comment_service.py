@@ -8,22 +8,11 @@ from domain.articles import Article
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from tests.factories import ArticleFactory, Follow, store
 from tests.fakes import FakeUnitOfWork, FixedClock
-from tests.unit.conftest import stored_user_id
 
 
 @pytest.fixture
 def comments(uow: FakeUnitOfWork, clock: FixedClock) -> CommentService:
     return CommentService(uow, clock)
-
-
-@pytest.fixture
-def alice(uow: FakeUnitOfWork) -> int:
-    return stored_user_id(uow, "alice")
-
-
-@pytest.fixture
-def bob(uow: FakeUnitOfWork) -> int:
-    return stored_user_id(uow, "bob")
 
 
 def _article(uow: FakeUnitOfWork, author_id: int, title: str) -> Article:

@@ -78,15 +78,7 @@ def main() -> None:
     n = args.iterations
 
     for name, call in calls.items():
-        page, statements = _capture(engine, event, call)
-        sql = [
-            str(
-                (statement.params(params) if params else statement).compile(
-                    dialect=engine.dialect, compile_kwargs={"literal_binds": True}
-                )
-            )
-            for statement, params in statements
-        ]
+        page, statements, sql = _capture(engine, event, call)
 
         def prebuilt_session(statements: list[Any] = statements) -> None:
             with sessions() as session:
@@ -100,10 +92,10 @@ def main() -> None:
                     connection.execute(statement, params).all()
                 connection.rollback()
 
-        def plain_psycopg(sql: list[str] = sql) -> None:
+        def plain_psycopg(sql: list[Any] = sql) -> None:
             with raw.cursor() as cursor:
-                for query in sql:
-                    cursor.execute(query.encode())
+                for query, params in sql:
+                    cursor.execute(query, params)
                     cursor.fetchall()
             raw.rollback()
 
@@ -136,20 +128,29 @@ def main() -> None:
     engine.dispose()
 
 
-def _capture(engine: Any, event: Any, call: Callable[[], Any]) -> tuple[Any, list[Any]]:
-    """The call's result and the statements it executed, with their parameters (pings,
-    BEGIN and ROLLBACK are not statements here)."""
+def _capture(
+    engine: Any, event: Any, call: Callable[[], Any]
+) -> tuple[Any, list[Any], list[Any]]:
+    """The call's result, the statements it executed with their parameters, and the SQL
+    and parameters that reached the driver (pings, BEGIN and ROLLBACK are not statements
+    here)."""
     statements: list[Any] = []
+    sql: list[Any] = []
 
     def capture(_conn: Any, statement: Any, _multi: Any, params: Any, _options: Any) -> None:
         statements.append((statement, dict(params or {})))
 
+    def capture_sql(_conn: Any, _cursor: Any, text: str, params: Any, *_rest: Any) -> None:
+        sql.append((text, params))
+
     event.listen(engine, "before_execute", capture)
+    event.listen(engine, "before_cursor_execute", capture_sql)
     try:
         result = call()
     finally:
         event.remove(engine, "before_execute", capture)
-    return result, statements
+        event.remove(engine, "before_cursor_execute", capture_sql)
+    return result, statements, sql
 
 
 if __name__ == "__main__":

@@ -1,21 +1,41 @@
 """The read side: read models straight from rows, in a fixed number of statements.
 
-An article page is at most three statements whatever its size: the total, the page (with
-author, ``following`` and ``favorited`` as correlated EXISTS), and the tags of the page's
-articles. No ORM objects are loaded, so nothing can lazy-load.
+An article page is one statement whatever its size: the page with the total (an
+uncorrelated subquery, evaluated once), the author, ``following`` and ``favorited`` (as
+correlated EXISTS) and the tags (a JSON array per article). Only a page past the end,
+which has no row to carry the total, costs a second statement to count. No ORM objects
+are loaded, so nothing can lazy-load. Statements run on the session's Core connection:
+they select columns, not entities, so the ORM's execution layer has nothing to add.
+
+Every round trip counts: each costs the service about as much CPU as SQLAlchemy spends
+building the statement's result (measured with bench/budget.py).
 
 Every statement is built once per shape (which filters, anonymous or not) with bound
 parameters, and reused: building and cache-keying a fresh statement per request cost
 about as much as running it (measured with bench/budget.py).
 """
 
-from collections import defaultdict
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, false, func, null, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    bindparam,
+    exists,
+    false,
+    func,
+    null,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 
 from application.read_models import (
     ArticleFilter,
@@ -56,6 +76,33 @@ def _favorited(authenticated: bool) -> ColumnElement[bool]:
     return exists().where(favorites.c.user_id == _VIEWER, favorites.c.article_id == articles.c.id)
 
 
+class json_list(GenericFunction[Any]):
+    """The aggregated values as a JSON array: ``json_agg`` on PostgreSQL (NULL for no
+    rows), ``json_group_array`` on SQLite (``[]``)."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_list, "postgresql")
+def _json_list_postgresql(element: json_list, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_list, "sqlite")
+def _json_list_sqlite(element: json_list, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+# The names of an article's tags, as a JSON array (order is the domain's, applied in Python).
+_TAG_NAMES = (
+    select(json_list(tags.c.name))
+    .select_from(article_tags.join(tags, tags.c.id == article_tags.c.tag_id))
+    .where(article_tags.c.article_id == articles.c.id)
+    .scalar_subquery()
+)
+
+
 def _user_id(parameter: str) -> Any:
     return select(users.c.id).where(users.c.username == bindparam(parameter)).scalar_subquery()
 
@@ -92,10 +139,13 @@ def _count_statement(shape: _Shape) -> Select[Any]:
 
 
 @cache
-def _articles_statement(shape: _Shape, authenticated: bool, with_body: bool) -> Select[Any]:
+def _articles_statement(
+    shape: _Shape, authenticated: bool, with_body: bool, with_total: bool
+) -> Select[Any]:
+    total = _count_statement(shape).scalar_subquery() if with_total else null()
     return (
         select(
-            articles.c.id,
+            total.label("total"),
             articles.c.slug,
             articles.c.title,
             articles.c.description,
@@ -108,6 +158,7 @@ def _articles_statement(shape: _Shape, authenticated: bool, with_body: bool) -> 
             users.c.bio,
             users.c.image,
             _following(authenticated, articles.c.author_id).label("following"),
+            _TAG_NAMES.label("tag_names"),
         )
         .join(users, users.c.id == articles.c.author_id)
         .where(*_article_conditions(shape))
@@ -116,12 +167,6 @@ def _articles_statement(shape: _Shape, authenticated: bool, with_body: bool) -> 
         .offset(bindparam("offset"))
     )
 
-
-_TAG_LISTS = (
-    select(article_tags.c.article_id, tags.c.name)
-    .join(tags, tags.c.id == article_tags.c.tag_id)
-    .where(article_tags.c.article_id.in_(bindparam("article_ids", expanding=True)))
-)
 
 _TAGS_IN_USE = select(tags.c.name).where(exists().where(article_tags.c.tag_id == tags.c.id))
 
@@ -166,21 +211,39 @@ def _profile(row: Row[Any]) -> ProfileView:
     )
 
 
+def _article(row: Row[Any]) -> ArticleView:
+    return ArticleView(
+        slug=row.slug,
+        title=row.title,
+        description=row.description,
+        body=row.body,
+        # Sorted in Python, as the domain sorts them, whatever the database's collation.
+        tag_list=tuple(sorted(row.tag_names or ())),
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
+        favorited=bool(row.favorited),
+        favorites_count=row.favorites_count,
+        author=_profile(row),
+    )
+
+
 class SqlAlchemyReadQueries:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
-        row = self.session.execute(
+        row = self._connection.execute(
             _profile_statement(viewer_id is not None),
             {"username": username, "viewer_id": viewer_id},
         ).one_or_none()
         return _profile(row) if row is not None else None
 
     def article(self, slug: str, viewer_id: int | None) -> ArticleView | None:
-        shape = _Shape(slug=True)
-        found = self._articles(shape, {"slug": slug}, viewer_id, 1, 0, with_body=True)
-        return found[0] if found else None
+        statement = _articles_statement(_Shape(slug=True), viewer_id is not None, True, False)
+        rows = self._connection.execute(
+            statement, {"slug": slug, "viewer_id": viewer_id, "limit": 1, "offset": 0}
+        ).all()
+        return _article(rows[0]) if rows else None
 
     def articles(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage:
         shape = _Shape(
@@ -196,8 +259,7 @@ class SqlAlchemyReadQueries:
         return self._page(shape, parameters, viewer_id, filters.limit, filters.offset)
 
     def feed(self, viewer_id: int, limit: int, offset: int) -> ArticlePage:
-        shape = _Shape(feed=True)
-        return self._page(shape, {}, viewer_id, limit, offset)
+        return self._page(_Shape(feed=True), {}, viewer_id, limit, offset)
 
     def comments(self, article_id: int, viewer_id: int | None) -> list[CommentView]:
         return self._comments(False, {"article_id": article_id}, viewer_id)
@@ -208,9 +270,13 @@ class SqlAlchemyReadQueries:
 
     def tags(self) -> list[str]:
         """Tags of at least one article; sorted here, not by the database's collation."""
-        return sorted(self.session.scalars(_TAGS_IN_USE))
+        return sorted(self._connection.scalars(_TAGS_IN_USE))
 
     # -- building blocks -----------------------------------------------------------------
+
+    @property
+    def _connection(self) -> Connection:
+        return self.session.connection()
 
     def _page(
         self,
@@ -221,61 +287,23 @@ class SqlAlchemyReadQueries:
         offset: int,
     ) -> ArticlePage:
         parameters = {**parameters, "viewer_id": viewer_id}
-        total = self.session.scalar(_count_statement(shape), parameters) or 0
-        found = (
-            self._articles(shape, parameters, viewer_id, limit, offset, with_body=False)
-            if offset < total
-            else []
-        )
-        return ArticlePage(articles=tuple(found), total=total)
-
-    def _articles(
-        self,
-        shape: _Shape,
-        parameters: dict[str, Any],
-        viewer_id: int | None,
-        limit: int,
-        offset: int,
-        *,
-        with_body: bool,
-    ) -> list[ArticleView]:
-        statement = _articles_statement(shape, viewer_id is not None, with_body)
-        rows = self.session.execute(
-            statement, {**parameters, "viewer_id": viewer_id, "limit": limit, "offset": offset}
+        statement = _articles_statement(shape, viewer_id is not None, False, True)
+        rows = self._connection.execute(
+            statement, {**parameters, "limit": limit, "offset": offset}
         ).all()
-        if not rows:
-            return []
-        tag_lists = self._tag_lists([row.id for row in rows])
-        return [
-            ArticleView(
-                slug=row.slug,
-                title=row.title,
-                description=row.description,
-                body=row.body,
-                tag_list=tuple(tag_lists[row.id]),
-                created_at=_utc(row.created_at),
-                updated_at=_utc(row.updated_at),
-                favorited=bool(row.favorited),
-                favorites_count=row.favorites_count,
-                author=_profile(row),
-            )
-            for row in rows
-        ]
-
-    def _tag_lists(self, article_ids: list[int]) -> dict[int, list[str]]:
-        tag_lists: dict[int, list[str]] = defaultdict(list)
-        for article_id, name in self.session.execute(_TAG_LISTS, {"article_ids": article_ids}):
-            tag_lists[article_id].append(name)
-        # Sorted in Python, as the domain sorts them, whatever the database's collation.
-        for names in tag_lists.values():
-            names.sort()
-        return tag_lists
+        if rows:
+            total = rows[0].total
+        elif offset == 0:
+            total = 0
+        else:  # past the end: no row carries the total
+            total = self._connection.scalar(_count_statement(shape), parameters) or 0
+        return ArticlePage(articles=tuple(_article(row) for row in rows), total=total)
 
     def _comments(
         self, by_id: bool, parameters: dict[str, Any], viewer_id: int | None
     ) -> list[CommentView]:
         statement = _comments_statement(by_id, viewer_id is not None)
-        rows = self.session.execute(statement, {**parameters, "viewer_id": viewer_id}).all()
+        rows = self._connection.execute(statement, {**parameters, "viewer_id": viewer_id}).all()
         return [
             CommentView(
                 id=row.id,

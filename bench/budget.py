@@ -128,9 +128,7 @@ def main() -> None:
     engine.dispose()
 
 
-def _capture(
-    engine: Any, event: Any, call: Callable[[], Any]
-) -> tuple[Any, list[Any], list[Any]]:
+def _capture(engine: Any, event: Any, call: Callable[[], Any]) -> tuple[Any, list[Any], list[Any]]:
     """The call's result, the statements it executed with their parameters, and the SQL
     and parameters that reached the driver (pings, BEGIN and ROLLBACK are not statements
     here)."""

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -77,7 +77,7 @@ def _postgresql_engine(settings: Settings) -> Engine:
     }
     if not settings.db_prepared_statements:
         connect_args["prepare_threshold"] = None
-    return create_engine(
+    engine = create_engine(
         settings.database_url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
@@ -86,6 +86,36 @@ def _postgresql_engine(settings: Settings) -> Engine:
         pool_pre_ping=settings.pool_pre_ping,
         connect_args=connect_args,
     )
+    _track_writes(engine)
+    return engine
+
+
+_WROTE = "conduit.wrote"
+
+
+def _track_writes(engine: Engine) -> None:
+    """Mark a connection's transaction as written to when it runs anything but a SELECT.
+
+    Conservative: a statement SQLAlchemy did not compile (text, driver SQL) counts as a
+    write. ``only_read`` tells the unit of work which transactions it may end with COMMIT.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.info[_WROTE] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_statement(
+        connection: Connection, _cursor: Any, _sql: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        compiled = context.compiled if context is not None else None
+        if compiled is None or not compiled.statement.is_select:
+            connection.info[_WROTE] = True
+
+
+def only_read(connection: Connection) -> bool:
+    """True if the connection's transaction ran SELECTs only (never, if it is untracked)."""
+    return connection.info.get(_WROTE) is False
 
 
 def connection_budget_problem(settings: Settings, workers: int) -> str | None:

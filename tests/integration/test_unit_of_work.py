@@ -4,7 +4,7 @@ import threading
 from contextlib import nullcontext
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, insert, select, text
 
 from application.errors import TemporarilyUnavailable
 from domain.errors import AlreadyExists
@@ -33,6 +33,41 @@ def test_rolls_back_uncommitted_work_by_default(uow, engine):
     with uow:
         uow.users.add(UserFactory(username="alice"))
     assert usernames(engine) == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        insert(users).values(
+            username="alice", email="alice@example.com", password_hash="x", bio="", image=""
+        ),
+        text(
+            "INSERT INTO users (username, email, password_hash, bio, image) "
+            "VALUES ('alice', 'alice@example.com', 'x', '', '')"
+        ),
+    ],
+    ids=["core insert", "text insert"],
+)
+def test_rolls_back_uncommitted_statements_run_past_the_orm(uow, engine, statement):
+    with uow:
+        uow.session.execute(statement)
+    assert usernames(engine) == []
+
+
+def test_a_unit_that_only_read_keeps_prepared_statements(postgresql_url):
+    """psycopg forgets its prepared statements on ROLLBACK; a unit of work that only read
+    has nothing to roll back, so it ends with COMMIT and the statements stay prepared."""
+    engine = create_db_engine(settings_for(postgresql_url, pool_size=1))
+    uow = SqlAlchemyUnitOfWork(create_session_factory(engine))
+    try:
+        for _ in range(8):  # psycopg prepares a statement on its 5th execution
+            with uow:
+                uow.reads.tags()
+        with engine.connect() as connection:  # the same pooled connection
+            prepared = connection.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
+        assert prepared >= 1
+    finally:
+        engine.dispose()
 
 
 def test_rolls_back_on_error(uow, engine):

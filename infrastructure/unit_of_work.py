@@ -37,9 +37,10 @@ class SqlAlchemyUnitOfWork:
 
     ``__exit__`` rolls back whatever was not committed and closes the session (returning
     the connection to the pool) whatever happened inside. A transaction that only read on
-    PostgreSQL ends with COMMIT instead, which is the same for it (see ``__exit__``). Database errors leave it as the
-    application's errors: a unique-constraint race becomes ``AlreadyExists``, an exhausted
-    pool or an unreachable database ``TemporarilyUnavailable``.
+    PostgreSQL ends with COMMIT instead, which is the same for it (see ``__exit__``).
+    Database errors leave it as the application's errors: a unique-constraint race
+    becomes ``AlreadyExists``, an exhausted pool or an unreachable database
+    ``TemporarilyUnavailable``.
     """
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:

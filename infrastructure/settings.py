@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     pool_timeout: float = Field(default=2.0, gt=0)
     pool_recycle_seconds: int = Field(default=1800, ge=-1)
     pool_pre_ping: bool = True
+    # Ping only connections idle in the pool longer than this (0: before every use).
+    pool_ping_idle_seconds: float = Field(default=1.0, ge=0)
     connect_timeout_seconds: int = Field(default=3, ge=1)
     statement_timeout_ms: int = Field(default=5000, ge=0)
     lock_timeout_ms: int = Field(default=3000, ge=0)

@@ -170,3 +170,40 @@ def test_a_lock_wait_over_the_lock_timeout_is_temporarily_unavailable(postgresql
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE lock_probe"))
         engine.dispose()
+
+
+def _kill_pooled_connection(postgresql_url: str, new_uow) -> None:  # type: ignore[no-untyped-def]
+    with new_uow() as uow:
+        pid = uow.session.scalar(text("SELECT pg_backend_pid()"))
+    admin = create_db_engine(settings_for(postgresql_url))
+    with admin.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+def test_a_connection_that_died_while_idle_is_replaced_before_use(postgresql_url: str) -> None:
+    """A connection idle for longer than POOL_PING_IDLE_SECONDS is pinged at checkout."""
+    settings = settings_for(postgresql_url, pool_size=1, pool_ping_idle_seconds=0.05)
+    engine, new_uow = unit_of_work(settings)
+    _kill_pooled_connection(postgresql_url, new_uow)
+    time.sleep(0.1)
+    with new_uow() as uow:
+        assert uow.session.scalar(text("SELECT 1")) == 1
+    engine.dispose()
+
+
+def test_a_connection_back_within_the_idle_window_is_not_pinged(postgresql_url: str) -> None:
+    """Under load a connection returns to work at once; a ping would only cost a round trip.
+    A backend that died in that instant fails one unit of work, and the pool is renewed."""
+    settings = settings_for(postgresql_url, pool_size=1, pool_ping_idle_seconds=60)
+    engine, new_uow = unit_of_work(settings)
+    pings = []
+    do_ping = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda connection: pings.append(1) or do_ping(connection)  # type: ignore[method-assign]
+    _kill_pooled_connection(postgresql_url, new_uow)
+    with pytest.raises(TemporarilyUnavailable), new_uow() as uow:
+        uow.session.scalar(text("SELECT 1"))
+    with new_uow() as uow:
+        assert uow.session.scalar(text("SELECT 1")) == 1
+    assert pings == []
+    engine.dispose()

@@ -165,10 +165,14 @@ class AdmissionLimit:
             await self.app(scope, receive, send)
             return
         borrower = object()
-        admitted = False
-        with anyio.move_on_after(self.timeout):
-            await self.slots.acquire_on_behalf_of(borrower)
+        try:
+            self.slots.acquire_on_behalf_of_nowait(borrower)
             admitted = True
+        except anyio.WouldBlock:  # only then pay for a cancel scope
+            admitted = False
+            with anyio.move_on_after(self.timeout):
+                await self.slots.acquire_on_behalf_of(borrower)
+                admitted = True
         if not admitted:
             await _send_error(send, 503, "the service is busy; please retry", {"Retry-After": "1"})
             return

@@ -10,16 +10,31 @@ is what its own work (database, models, serialisation) costs.
     python bench/ceiling.py --response captured.json --port 8100 [--workers 1]
 
 ``captured.json`` holds ``{"status": 200, "content_type": "...", "body_base64": "..."}``.
+
+``--layer`` adds the service's layers one at a time below the same answer, to show
+what each costs (``bench/run.py --layers``): ``thread`` answers from a ``def`` endpoint
+(FastAPI's threadpool hop, as many threads as the service has); ``psycopg`` first reads
+the profile of ``$LAYER_USERNAME`` as seen by user id ``$LAYER_VIEWER_ID`` on a pooled
+connection with plain psycopg (BEGIN, SELECT, COMMIT); ``core`` runs the same statement
+through SQLAlchemy Core (``engine.connect()``, ``execute``, ``commit``); ``session``
+through a Session, as the unit of work does. Engine and statement are the service's own
+(``DATABASE_URL`` and the other settings from the environment).
 """
 
 import argparse
 import base64
 import json
 import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Response
 
 RESPONSE_FILE = "CEILING_RESPONSE"
+LAYER = "CEILING_LAYER"
+LAYERS = ("bytes", "thread", "psycopg", "core", "session")
 
 
 def create_app() -> FastAPI:
@@ -29,14 +44,102 @@ def create_app() -> FastAPI:
     body = base64.b64decode(captured["body_base64"])
     status = int(captured["status"])
     content_type = captured["content_type"]
+    layer = os.environ.get(LAYER, "bytes")
 
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
+    if layer == "bytes":
+
+        @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
+        async def captured_response(path: str) -> Response:
+            return Response(body, status_code=status, media_type=content_type)
+
+        return app
+
+    read, threads = _read(layer)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    app.router.lifespan_context = lifespan
+
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
-    async def captured_response(path: str) -> Response:
+    def captured_response_after_reading(path: str) -> Response:
+        read()
         return Response(body, status_code=status, media_type=content_type)
 
     return app
+
+
+def _read(layer: str) -> tuple[Callable[[], None], int]:
+    """The profile read at ``layer``, on the service's engine, with its statement, and
+    the service's number of threads."""
+    from api.container import Container
+    from infrastructure.queries import SqlAlchemyReadQueries
+
+    container = Container()
+    settings = container.settings()
+    engine = container.engine()
+    sessions = container.session_factory()
+    username, viewer_id = os.environ["LAYER_USERNAME"], int(os.environ["LAYER_VIEWER_ID"])
+    statements: list[Any] = []
+    sql: list[Any] = []
+    with _capturing(engine, statements, sql), sessions() as session:
+        if SqlAlchemyReadQueries(session).profile(username, viewer_id) is None:
+            raise SystemExit(f"ceiling: no user {username!r}")
+    [(statement, parameters)] = statements
+    [(text, driver_parameters)] = sql
+
+    def plain_psycopg() -> None:
+        pooled = engine.raw_connection()
+        try:
+            connection = pooled.driver_connection
+            with connection.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(text, driver_parameters)
+                cursor.fetchall()
+            connection.commit()  # type: ignore[union-attr]
+        finally:
+            pooled.close()  # back to the pool
+
+    def core() -> None:
+        with engine.connect() as connection:
+            connection.execute(statement, parameters).all()
+            connection.commit()
+
+    def session() -> None:
+        with sessions() as session:
+            session.connection().execute(statement, parameters).all()
+            session.commit()
+
+    reads = {"thread": lambda: None, "psycopg": plain_psycopg, "core": core, "session": session}
+    return reads[layer], settings.pool_size + settings.pool_max_overflow
+
+
+class _capturing:
+    """Records the statements an engine runs: as SQLAlchemy got them, as the driver did."""
+
+    def __init__(self, engine: Any, statements: list[Any], sql: list[Any]) -> None:
+        self.engine, self.statements, self.sql = engine, statements, sql
+
+    def _statement(self, _conn: Any, statement: Any, _multi: Any, params: Any, _opts: Any) -> None:
+        self.statements.append((statement, dict(params or {})))
+
+    def _sql(self, _conn: Any, _cursor: Any, text: str, params: Any, *_rest: Any) -> None:
+        self.sql.append((text, params))
+
+    def __enter__(self) -> None:
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_execute", self._statement)
+        event.listen(self.engine, "before_cursor_execute", self._sql)
+
+    def __exit__(self, *_exc: object) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_execute", self._statement)
+        event.remove(self.engine, "before_cursor_execute", self._sql)
 
 
 def main() -> None:
@@ -45,9 +148,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--layer", choices=LAYERS, default="bytes", help="see above (bytes)")
     args = parser.parse_args()
     # Through the environment, so that worker processes (--workers > 1) find it too.
     os.environ[RESPONSE_FILE] = os.path.abspath(args.response)
+    os.environ[LAYER] = args.layer
 
     import uvicorn
 

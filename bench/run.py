@@ -659,7 +659,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="after each scenario, one more run with py-spy recording the service "
         "(needs `.venv/bin/pip install py-spy`); stacks go to .bench/",
     )
+    parser.add_argument(
+        "--layers",
+        action="store_true",
+        help="instead of the scenarios: the profile read with the service's layers added "
+        "one at a time (bench/ceiling.py --layer), to show what each costs",
+    )
     args = parser.parse_args(argv)
+    if args.layers:
+        args.scenarios = "profile"
     names = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     unknown = [name for name in names if name not in BY_NAME]
     if unknown or not names:
@@ -787,7 +795,9 @@ def main(argv: list[str] | None = None) -> int:
             f"({fixture.comments_count}); profile {fixture.followed_username}"
         )
 
-        for scenario in args.selected:
+        if args.layers:
+            layers = run_layers(service, fixture, database_url, env, args, work, pin, pin_server)
+        for scenario in [] if args.layers else args.selected:
             results.append(
                 run_scenario(scenario, service, fixture, env, args, work, pin, pin_server)
             )
@@ -829,6 +839,13 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios": results,
     }
     out = OUT / "results" / f"{stamp}.json"
+    if args.layers:
+        report["layers"] = layers
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print()
+        print(layers_table(layers, args))
+        print(f"results: {out.relative_to(ROOT)}  ({seconds / 60:.1f} min)")
+        return 0
     out.write_text(json.dumps(report, indent=2) + "\n")
     print()
     print(
@@ -933,6 +950,113 @@ def run_scenario(
         "discarded_noisy_runs": discarded,
         "profile": profile,
     }
+
+
+LAYER_TITLES = {
+    "bytes": "the ceiling: captured bytes from an async endpoint",
+    "thread": "+ a def endpoint: FastAPI's threadpool hop",
+    "psycopg": "+ the read with plain psycopg: BEGIN, SELECT, COMMIT",
+    "core": "+ SQLAlchemy Core: engine.connect, execute, commit",
+    "session": "+ a Session, as the unit of work opens one",
+    "service": "+ the service: middleware, auth, use case, view, JSON",
+}
+
+
+def run_layers(
+    service: Server,
+    fixture: Fixture,
+    database_url: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    work: Path,
+    pin: bool,
+    pin_server: bool,
+) -> list[dict[str, Any]]:
+    """The profile scenario against bench/ceiling.py at each --layer and the service,
+    alternating run by run; one summary per layer, in order."""
+    from sqlalchemy import create_engine, text
+
+    scenario = BY_NAME["profile"]
+    paths = scenario.paths(fixture)
+    paths_file = work / "layers.paths"
+    paths_file.write_text("\n".join(paths) + "\n")
+    response_file = work / "layers.response.json"
+    response_file.write_text(
+        json.dumps(capture(service.base_url, scenario, paths[0], fixture.token, work.name))
+    )
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        viewer_id = connection.scalar(
+            text("SELECT id FROM users WHERE email = :email"), {"email": BENCH_USER[0]}
+        )
+    engine.dispose()
+    layer_env = env | {
+        "LAYER_USERNAME": fixture.followed_username,
+        "LAYER_VIEWER_ID": str(viewer_id),
+    }
+    servers: dict[str, Server] = {}
+    try:
+        for layer in LAYER_TITLES:
+            if layer == "service":
+                servers[layer] = service
+                continue
+            argv = [sys.executable, str(BENCH / "ceiling.py"), "--response", str(response_file)]
+            argv += ["--port", str(port := free_port()), "--workers", str(args.workers)]
+            servers[layer] = Server(
+                f"layer {layer}",
+                pinned(SERVER_CPU, [*argv, "--layer", layer], pin_server),
+                layer_env,
+                port,
+                work / f"layer-{layer}.log",
+            )
+            servers[layer].start("/")
+        for layer, server in servers.items():
+            warmup = args.warmup if layer == "service" else CEILING_WARMUP_S
+            run_wrk(server.base_url, scenario, paths_file, fixture.token, warmup, pin)
+        runs: dict[str, list[dict[str, Any]]] = {layer: [] for layer in servers}
+        for round_number in range(args.runs):
+            for layer, server in servers.items():
+                runs[layer].append(
+                    measured(server, scenario, paths_file, fixture.token, args.duration, pin)
+                )
+            say(f"bench: layers: round {round_number + 1} of {args.runs} done")
+    finally:
+        for layer, server in servers.items():
+            if layer != "service":
+                server.stop()
+    return [
+        {"layer": name, "title": LAYER_TITLES[name], **summarise(found), "runs": found}
+        for name, found in runs.items()
+    ]
+
+
+def layers_table(layers: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """req/s and CPU per request of each layer; ``adds`` is the CPU it adds to the one above."""
+    ceiling = layers[0]["rps"]["median"]
+    header = (
+        f"{'layer':<8} {'what it adds':<55} {'req/s':>7} {'of ceiling':>10} "
+        f"{'ms/req (loop+thr)':>18} {'adds ms':>7} {'pg ms':>6} {'noise':>5}"
+    )
+    lines = [
+        "Layers of the profile read (GET /api/profiles/<user>, authenticated), "
+        f"{args.workers} worker(s), {CONNECTIONS} connections, "
+        f"median of {args.runs} x {args.duration:g} s",
+        header,
+        "-" * len(header),
+    ]
+    previous = 0.0
+    for layer in layers:
+        cpu = layer["server_cpu_ms_per_request"]["median"]
+        lines.append(
+            f"{layer['layer']:<8} {layer['title']:<55} {layer['rps']['median']:>7.0f} "
+            f"{layer['rps']['median'] / ceiling:>10.1%} "
+            f"{cpu:>6.3f} ({layer['server_loop_cpu_ms_per_request']['median']:.3f}+"
+            f"{layer['server_threads_cpu_ms_per_request']['median']:.3f}) "
+            f"{cpu - previous:>+7.3f} {layer['postgres_cpu_ms_per_request']['median']:>6.2f} "
+            f"{layer['other_cpu_pct']['median']:>4.0f}%"
+        )
+        previous = cpu
+    return "\n".join(lines)
 
 
 def profile_run(

@@ -17,7 +17,8 @@ from domain.users import BIO_MAX, EMAIL_MAX, IMAGE_MAX, PASSWORD_MAX, USERNAME_M
 
 def _timestamp(moment: datetime) -> str:
     # Always with milliseconds and "Z": clients (and the official tests) parse exactly this.
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    # isoformat is about twice as fast as strftime; in UTC it always ends in "+00:00".
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(_timestamp, return_type=str)]

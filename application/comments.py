@@ -16,11 +16,10 @@ class CommentService:
 
     def for_article(self, slug: str, viewer_id: int | None) -> list[CommentView]:
         with self.uow:
-            article = self.uow.articles.get_by_slug(slug)
-            if article is None:
-                raise NotFound("article not found")
-            assert article.id is not None
-            return self.uow.reads.comments(article.id, viewer_id)
+            found = self.uow.reads.comments(slug, viewer_id)
+        if found is None:
+            raise NotFound("article not found")
+        return found
 
     @retry_on_conflict
     def add(self, slug: str, author_id: int, body: str) -> CommentView:

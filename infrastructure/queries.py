@@ -144,7 +144,7 @@ def _articles_statement(
 ) -> Select[Any]:
     total = _count_statement(shape).scalar_subquery() if with_total else null()
     return (
-        select(
+        select(  # in the order _article unpacks
             total.label("total"),
             articles.c.slug,
             articles.c.title,
@@ -181,26 +181,39 @@ def _profile_statement(authenticated: bool) -> Select[Any]:
     ).where(users.c.username == bindparam("username"))
 
 
-@cache
-def _comments_statement(by_id: bool, authenticated: bool) -> Select[Any]:
-    condition = (
-        comments.c.id == bindparam("comment_id")
-        if by_id
-        else comments.c.article_id == bindparam("article_id")
-    )
+def _comment_columns(authenticated: bool) -> tuple[ColumnElement[Any], ...]:
+    """A comment with its author, in the order _comment unpacks."""
     return (
-        select(
-            comments.c.id,
-            comments.c.body,
-            comments.c.created_at,
-            comments.c.updated_at,
-            users.c.username,
-            users.c.bio,
-            users.c.image,
-            _following(authenticated, comments.c.author_id).label("following"),
-        )
+        comments.c.id,
+        comments.c.body,
+        comments.c.created_at,
+        comments.c.updated_at,
+        users.c.username,
+        users.c.bio,
+        users.c.image,
+        _following(authenticated, comments.c.author_id).label("following"),
+    )
+
+
+@cache
+def _comment_statement(authenticated: bool) -> Select[Any]:
+    return (
+        select(*_comment_columns(authenticated))
         .join(users, users.c.id == comments.c.author_id)
-        .where(condition)
+        .where(comments.c.id == bindparam("comment_id"))
+    )
+
+
+@cache
+def _article_comments_statement(authenticated: bool) -> Select[Any]:
+    """The article's comments: no row if there is no such article, one with a NULL
+    comment id if it has no comments (so one statement tells both)."""
+    return (
+        select(*_comment_columns(authenticated))
+        .select_from(articles)
+        .outerjoin(comments, comments.c.article_id == articles.c.id)
+        .outerjoin(users, users.c.id == comments.c.author_id)
+        .where(articles.c.slug == bindparam("slug"))
         .order_by(comments.c.id.desc())
     )
 
@@ -212,18 +225,47 @@ def _profile(row: Row[Any]) -> ProfileView:
 
 
 def _article(row: Row[Any]) -> ArticleView:
+    # Unpacked in the order _articles_statement selects: by position, a row is read about
+    # ten times faster than by name, and a page has 20 rows of 14 columns.
+    (
+        _total,
+        slug,
+        title,
+        description,
+        body,
+        created_at,
+        updated_at,
+        favorites_count,
+        favorited,
+        username,
+        bio,
+        image,
+        following,
+        tag_names,
+    ) = row
     return ArticleView(
-        slug=row.slug,
-        title=row.title,
-        description=row.description,
-        body=row.body,
+        slug=slug,
+        title=title,
+        description=description,
+        body=body,
         # Sorted in Python, as the domain sorts them, whatever the database's collation.
-        tag_list=tuple(sorted(row.tag_names or ())),
-        created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),
-        favorited=bool(row.favorited),
-        favorites_count=row.favorites_count,
-        author=_profile(row),
+        tag_list=tuple(sorted(tag_names or ())),
+        created_at=_utc(created_at),
+        updated_at=_utc(updated_at),
+        favorited=bool(favorited),
+        favorites_count=favorites_count,
+        author=ProfileView(username=username, bio=bio, image=image, following=bool(following)),
+    )
+
+
+def _comment(row: Row[Any]) -> CommentView:
+    id_, body, created_at, updated_at, username, bio, image, following = row
+    return CommentView(
+        id=id_,
+        body=body,
+        created_at=_utc(created_at),
+        updated_at=_utc(updated_at),
+        author=ProfileView(username=username, bio=bio, image=image, following=bool(following)),
     )
 
 
@@ -261,12 +303,21 @@ class SqlAlchemyReadQueries:
     def feed(self, viewer_id: int, limit: int, offset: int) -> ArticlePage:
         return self._page(_Shape(feed=True), {}, viewer_id, limit, offset)
 
-    def comments(self, article_id: int, viewer_id: int | None) -> list[CommentView]:
-        return self._comments(False, {"article_id": article_id}, viewer_id)
+    def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:
+        rows = self._connection.execute(
+            _article_comments_statement(viewer_id is not None),
+            {"slug": slug, "viewer_id": viewer_id},
+        ).all()
+        if not rows:
+            return None
+        return [_comment(row) for row in rows if row.id is not None]
 
     def comment(self, comment_id: int, viewer_id: int | None) -> CommentView | None:
-        found = self._comments(True, {"comment_id": comment_id}, viewer_id)
-        return found[0] if found else None
+        row = self._connection.execute(
+            _comment_statement(viewer_id is not None),
+            {"comment_id": comment_id, "viewer_id": viewer_id},
+        ).one_or_none()
+        return _comment(row) if row is not None else None
 
     def tags(self) -> list[str]:
         """Tags of at least one article; sorted here, not by the database's collation."""
@@ -298,19 +349,3 @@ class SqlAlchemyReadQueries:
         else:  # past the end: no row carries the total
             total = self._connection.scalar(_count_statement(shape), parameters) or 0
         return ArticlePage(articles=tuple(_article(row) for row in rows), total=total)
-
-    def _comments(
-        self, by_id: bool, parameters: dict[str, Any], viewer_id: int | None
-    ) -> list[CommentView]:
-        statement = _comments_statement(by_id, viewer_id is not None)
-        rows = self._connection.execute(statement, {**parameters, "viewer_id": viewer_id}).all()
-        return [
-            CommentView(
-                id=row.id,
-                body=row.body,
-                created_at=_utc(row.created_at),
-                updated_at=_utc(row.updated_at),
-                author=_profile(row),
-            )
-            for row in rows
-        ]

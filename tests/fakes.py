@@ -174,8 +174,11 @@ class FakeReadQueries:
         found = [a for a in self._articles.articles.values() if a.author_id in followed]
         return self._page(found, viewer_id, limit, offset)
 
-    def comments(self, article_id: int, viewer_id: int | None) -> list[CommentView]:
-        found = [c for c in self._comments.comments.values() if c.article_id == article_id]
+    def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:
+        article = self._articles.get_by_slug(slug)
+        if article is None:
+            return None
+        found = [c for c in self._comments.comments.values() if c.article_id == article.id]
         return [self._comment(c, viewer_id) for c in sorted(found, key=_id, reverse=True)]
 
     def comment(self, comment_id: int, viewer_id: int | None) -> CommentView | None:

@@ -530,7 +530,8 @@ def test_comments_are_added_found_and_removed(make_uow: MakeUow) -> None:
 
     with make_uow() as uow:
         assert uow.comments.get(_id(comment)) is None
-        assert uow.reads.comments(_id(article), None) == []
+        assert uow.reads.comments(article.slug, None) == []
+        assert uow.reads.comments("no-such-article", None) is None
 
 
 def test_comments_are_read_newest_first_with_their_authors(make_uow: MakeUow) -> None:
@@ -543,7 +544,8 @@ def test_comments_are_read_newest_first_with_their_authors(make_uow: MakeUow) ->
     store(make_uow, first, second, elsewhere)
 
     with make_uow() as uow:
-        listed = uow.reads.comments(_id(article), _id(alice))
+        listed = uow.reads.comments(article.slug, _id(alice))
+        assert listed is not None
         assert [c.id for c in listed] == [_id(second), _id(first)]
         assert [(c.author.username, c.author.following) for c in listed] == [
             ("alice", False),

@@ -366,6 +366,8 @@ def test_requests_with_the_token_of_a_deleted_user_are_unauthorized(
     alice = register("alice")
     bob = register("bob")
     slug = create_article(bob, title="Bob's article")["slug"]
+    # Her feed was not empty; her follows go with her account.
+    assert client.post("/api/profiles/bob/follow", headers=auth(alice)).status_code == 200
     with engine.begin() as connection:
         connection.execute(users.delete().where(users.c.username == "alice"))
 

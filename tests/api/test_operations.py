@@ -1,5 +1,6 @@
 """Probes, metrics, the per-request log line, CORS, and the limits in front of the API."""
 
+import gc
 import json
 import logging
 import time
@@ -104,6 +105,12 @@ def test_a_streamed_body_too_large_is_refused(client: TestClient) -> None:
         "/api/users", content=chunks(), headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413
+
+
+def test_objects_made_at_start_up_are_frozen_out_of_the_garbage_collector(container) -> None:
+    with TestClient(create_app(container)):
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0
 
 
 def test_cors_is_off_unless_configured(client: TestClient) -> None:

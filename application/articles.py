@@ -12,7 +12,7 @@ from application.read_models import (
 )
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
-from application.users import require_user
+from application.users import require_account
 from domain import articles as rules
 from domain.articles import Article
 from domain.errors import Forbidden, NotFound, ValidationFailed
@@ -65,7 +65,7 @@ class ArticleService:
             if not page.articles:
                 # Only an empty feed can be a deleted account's (its follows went with it),
                 # so only then is the account looked up: one statement less per feed.
-                require_user(self.uow, viewer_id)
+                require_account(self.uow, viewer_id)
             return page
 
     def tags(self) -> list[str]:
@@ -79,7 +79,7 @@ class ArticleService:
         """Write an article with its tags, all or nothing. Its slug is unique."""
         rules.check_title(draft.title)
         with self.uow:
-            require_user(self.uow, author_id)
+            require_account(self.uow, author_id)
             article = Article.write(
                 author_id=author_id,
                 slug=self._free_slug(draft.title),
@@ -126,7 +126,7 @@ class ArticleService:
     @retry_on_conflict
     def favorite(self, slug: str, user_id: int) -> ArticleView:
         with self.uow:
-            require_user(self.uow, user_id)
+            require_account(self.uow, user_id)
             article = self._article(slug)
             self.uow.articles.add_favorite(article, user_id)
             view = self._view(slug, user_id)
@@ -136,7 +136,7 @@ class ArticleService:
     @retry_on_conflict
     def unfavorite(self, slug: str, user_id: int) -> ArticleView:
         with self.uow:
-            require_user(self.uow, user_id)
+            require_account(self.uow, user_id)
             article = self._article(slug)
             self.uow.articles.remove_favorite(article, user_id)
             view = self._view(slug, user_id)

@@ -4,7 +4,7 @@ from application.ports import Clock
 from application.read_models import CommentView
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
-from application.users import require_user
+from application.users import require_account
 from domain.comments import Comment
 from domain.errors import Forbidden, NotFound
 
@@ -24,7 +24,7 @@ class CommentService:
     @retry_on_conflict
     def add(self, slug: str, author_id: int, body: str) -> CommentView:
         with self.uow:
-            require_user(self.uow, author_id)
+            require_account(self.uow, author_id)
             article = self.uow.articles.get_by_slug(slug)
             if article is None:
                 raise NotFound("article not found")

@@ -3,7 +3,7 @@
 from application.read_models import ProfileView
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
-from application.users import require_user
+from application.users import require_account
 from domain.errors import Forbidden, NotFound
 
 
@@ -22,7 +22,7 @@ class ProfileService:
     def follow(self, follower_id: int, username: str) -> ProfileView:
         """Follow ``username``; following twice is the same as once."""
         with self.uow:
-            require_user(self.uow, follower_id)
+            require_account(self.uow, follower_id)
             followee = self.uow.users.get_by_username(username)
             if followee is None:
                 raise NotFound("profile not found")
@@ -36,7 +36,7 @@ class ProfileService:
     @retry_on_conflict
     def unfollow(self, follower_id: int, username: str) -> ProfileView:
         with self.uow:
-            require_user(self.uow, follower_id)
+            require_account(self.uow, follower_id)
             followee = self.uow.users.get_by_username(username)
             if followee is None:
                 raise NotFound("profile not found")

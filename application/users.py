@@ -33,12 +33,21 @@ def _view(user: User) -> UserView:
     return UserView(email=user.email, username=user.username, bio=user.bio, image=user.image)
 
 
+_GONE = "the user of this token no longer exists"
+
+
 def require_user(uow: UnitOfWork, user_id: int) -> User:
     """The caller's account; a token can outlive its user, and then it no longer counts."""
     user = uow.users.get(user_id)
     if user is None:
-        raise NotAuthenticated("the user of this token no longer exists")
+        raise NotAuthenticated(_GONE)
     return user
+
+
+def require_account(uow: UnitOfWork, user_id: int) -> None:
+    """As ``require_user``, for use cases that act for the caller but need nothing of theirs."""
+    if not uow.users.exists(user_id):
+        raise NotAuthenticated(_GONE)
 
 
 def _identity(user: User) -> tuple[int, UserView]:

@@ -44,6 +44,9 @@ class FakeUserRepository:
     def get(self, user_id: int) -> User | None:
         return self.users.get(user_id)
 
+    def exists(self, user_id: int) -> bool:
+        return user_id in self.users
+
     def get_by_email(self, email: str) -> User | None:
         return next((u for u in self.users.values() if u.email == email), None)
 

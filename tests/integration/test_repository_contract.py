@@ -155,6 +155,13 @@ def test_added_users_get_distinct_ids_and_are_found_by_id_email_and_username(
         )
 
 
+def test_whether_a_user_exists_is_known_by_id(make_uow: MakeUow) -> None:
+    (alice,) = _users(make_uow, "alice")
+    with make_uow() as uow:
+        assert uow.users.exists(_id(alice))
+        assert not uow.users.exists(10_000)
+
+
 def test_unknown_users_are_none(make_uow: MakeUow) -> None:
     _users(make_uow, "alice")
     with make_uow() as uow:

@@ -461,7 +461,8 @@ async def fault_5_conflicts(run: Run, target: Target) -> list[Result]:
         with stack.connect() as conn:
             conn.execute(statement.format(db=f'"{target.database}"'))
         # Pooled connections keep the isolation they started with: end the idle ones (the
-        # storm is paused), the pool's pre-ping replaces them.
+        # storm is paused). The pool replaces them: pinged if idle over
+        # POOL_PING_IDLE_SECONDS, else the first use fails and renews the whole pool.
         stack.terminate_service_backends(target.database, only_idle=True)
 
     started = time.monotonic()

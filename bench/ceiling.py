@@ -14,8 +14,9 @@ is what its own work (database, models, serialisation) costs.
 ``--layer`` adds the service's layers one at a time below the same answer, to show
 what each costs (``bench/run.py --layers``): ``thread`` answers from a ``def`` endpoint
 (FastAPI's threadpool hop, as many threads as the service has); ``psycopg`` first reads
-the profile of ``$LAYER_USERNAME`` as seen by user id ``$LAYER_VIEWER_ID`` on a pooled
-connection with plain psycopg (BEGIN, SELECT, COMMIT); ``core`` runs the same statement
+(``$LAYER_READ``) the profile of ``$LAYER_USERNAME``, or the first page of 20 articles,
+as seen by user id ``$LAYER_VIEWER_ID``, on a pooled connection with plain psycopg
+(BEGIN, SELECT, COMMIT); ``core`` runs the same statement
 through SQLAlchemy Core (``engine.connect()``, ``execute``, ``commit``); ``session``
 through a Session, as the unit of work does. Engine and statement are the service's own
 (``DATABASE_URL`` and the other settings from the environment).
@@ -77,6 +78,7 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
     """The profile read at ``layer``, on the service's engine, with its statement, and
     the service's number of threads."""
     from api.container import Container
+    from application.read_models import ArticleFilter
     from infrastructure.queries import SqlAlchemyReadQueries
 
     container = Container()
@@ -87,7 +89,11 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
     statements: list[Any] = []
     sql: list[Any] = []
     with _capturing(engine, statements, sql), sessions() as session:
-        if SqlAlchemyReadQueries(session).profile(username, viewer_id) is None:
+        reads = SqlAlchemyReadQueries(session)
+        if os.environ.get("LAYER_READ", "profile") == "articles":
+            if not reads.articles(ArticleFilter(limit=20, offset=0), viewer_id).articles:
+                raise SystemExit("ceiling: no articles")
+        elif reads.profile(username, viewer_id) is None:
             raise SystemExit(f"ceiling: no user {username!r}")
     [(statement, parameters)] = statements
     [(text, driver_parameters)] = sql

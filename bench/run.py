@@ -627,7 +627,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds (3)")
     parser.add_argument(
         "--scenarios",
-        default=",".join(s.name for s in SCENARIOS),
+        default=None,
         help="comma-separated scenarios to run (default: all)",
     )
     parser.add_argument(
@@ -662,12 +662,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--layers",
         action="store_true",
-        help="instead of the scenarios: the profile read with the service's layers added "
-        "one at a time (bench/ceiling.py --layer), to show what each costs",
+        help="instead of the scenarios: a read with the service's layers added one at a "
+        "time (bench/ceiling.py --layer), to show what each costs; for the scenarios "
+        f"{', '.join(LAYER_READS)} (default: all of them)",
     )
     args = parser.parse_args(argv)
-    if args.layers:
-        args.scenarios = "profile"
+    if args.scenarios is None:
+        args.scenarios = ",".join(LAYER_READS if args.layers else BY_NAME)
+    if args.layers and not set(args.scenarios.split(",")) <= set(LAYER_READS):
+        parser.error(f"--layers measures the scenarios {', '.join(LAYER_READS)}")
     names = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     unknown = [name for name in names if name not in BY_NAME]
     if unknown or not names:
@@ -731,6 +734,10 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     (OUT / "results").mkdir(parents=True, exist_ok=True)
     per_scenario = args.warmup + CEILING_WARMUP_S + 2 * args.runs * args.duration
+    if args.layers:  # the service and five layer servers, each warmed up and measured
+        per_scenario = args.warmup + len(LAYER_TITLES) * (
+            CEILING_WARMUP_S + 2 + args.runs * args.duration
+        )
     if args.profile:
         per_scenario += args.duration
     say(
@@ -795,8 +802,10 @@ def main(argv: list[str] | None = None) -> int:
             f"({fixture.comments_count}); profile {fixture.followed_username}"
         )
 
-        if args.layers:
-            layers = run_layers(service, fixture, database_url, env, args, work, pin, pin_server)
+        layers = [
+            run_layers(scenario, service, fixture, database_url, env, args, work, pin, pin_server)
+            for scenario in (args.selected if args.layers else [])
+        ]
         for scenario in [] if args.layers else args.selected:
             results.append(
                 run_scenario(scenario, service, fixture, env, args, work, pin, pin_server)
@@ -843,7 +852,9 @@ def main(argv: list[str] | None = None) -> int:
         report["layers"] = layers
         out.write_text(json.dumps(report, indent=2) + "\n")
         print()
-        print(layers_table(layers, args))
+        for found in layers:
+            print(layers_table(found, args))
+            print()
         print(f"results: {out.relative_to(ROOT)}  ({seconds / 60:.1f} min)")
         return 0
     out.write_text(json.dumps(report, indent=2) + "\n")
@@ -952,6 +963,8 @@ def run_scenario(
     }
 
 
+# The scenarios --layers can measure: the read each layer server runs (bench/ceiling.py).
+LAYER_READS = {"profile": "profile", "list_auth": "articles"}
 LAYER_TITLES = {
     "bytes": "the ceiling: captured bytes from an async endpoint",
     "thread": "+ a def endpoint: FastAPI's threadpool hop",
@@ -963,6 +976,7 @@ LAYER_TITLES = {
 
 
 def run_layers(
+    scenario: Scenario,
     service: Server,
     fixture: Fixture,
     database_url: str,
@@ -972,15 +986,14 @@ def run_layers(
     pin: bool,
     pin_server: bool,
 ) -> list[dict[str, Any]]:
-    """The profile scenario against bench/ceiling.py at each --layer and the service,
-    alternating run by run; one summary per layer, in order."""
+    """The scenario against bench/ceiling.py at each --layer and the service, alternating
+    run by run; one summary per layer, in order."""
     from sqlalchemy import create_engine, text
 
-    scenario = BY_NAME["profile"]
     paths = scenario.paths(fixture)
-    paths_file = work / "layers.paths"
+    paths_file = work / f"layers-{scenario.name}.paths"
     paths_file.write_text("\n".join(paths) + "\n")
-    response_file = work / "layers.response.json"
+    response_file = work / f"layers-{scenario.name}.response.json"
     response_file.write_text(
         json.dumps(capture(service.base_url, scenario, paths[0], fixture.token, work.name))
     )
@@ -991,6 +1004,7 @@ def run_layers(
         )
     engine.dispose()
     layer_env = env | {
+        "LAYER_READ": LAYER_READS[scenario.name],
         "LAYER_USERNAME": fixture.followed_username,
         "LAYER_VIEWER_ID": str(viewer_id),
     }
@@ -1007,7 +1021,7 @@ def run_layers(
                 pinned(SERVER_CPU, [*argv, "--layer", layer], pin_server),
                 layer_env,
                 port,
-                work / f"layer-{layer}.log",
+                work / f"layer-{scenario.name}-{layer}.log",
             )
             servers[layer].start("/")
         for layer, server in servers.items():
@@ -1019,26 +1033,32 @@ def run_layers(
                 runs[layer].append(
                     measured(server, scenario, paths_file, fixture.token, args.duration, pin)
                 )
-            say(f"bench: layers: round {round_number + 1} of {args.runs} done")
+            say(f"bench: layers of {scenario.name}: round {round_number + 1} of {args.runs} done")
     finally:
         for layer, server in servers.items():
             if layer != "service":
                 server.stop()
-    return [
-        {"layer": name, "title": LAYER_TITLES[name], **summarise(found), "runs": found}
-        for name, found in runs.items()
-    ]
+    return {
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "first_path": paths[0],
+        "layers": [
+            {"layer": name, "title": LAYER_TITLES[name], **summarise(found), "runs": found}
+            for name, found in runs.items()
+        ],
+    }
 
 
-def layers_table(layers: list[dict[str, Any]], args: argparse.Namespace) -> str:
+def layers_table(found: dict[str, Any], args: argparse.Namespace) -> str:
     """req/s and CPU per request of each layer; ``adds`` is the CPU it adds to the one above."""
+    layers = found["layers"]
     ceiling = layers[0]["rps"]["median"]
     header = (
         f"{'layer':<8} {'what it adds':<55} {'req/s':>7} {'of ceiling':>10} "
         f"{'ms/req (loop+thr)':>18} {'adds ms':>7} {'pg ms':>6} {'noise':>5}"
     )
     lines = [
-        "Layers of the profile read (GET /api/profiles/<user>, authenticated), "
+        f"Layers of {found['scenario']}: {found['title']}, {found['first_path']}, "
         f"{args.workers} worker(s), {CONNECTIONS} connections, "
         f"median of {args.runs} x {args.duration:g} s",
         header,

@@ -4,13 +4,13 @@ Unknown errors are 500 with a request id; the traceback goes to the log, never t
 """
 
 import logging
-import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from api.middleware import new_request_id
 from application.errors import ConcurrentUpdate, NotAuthenticated, TemporarilyUnavailable
 from domain.errors import (
     AlreadyExists,
@@ -75,7 +75,7 @@ def _http_error(_request: Request, error: Exception) -> JSONResponse:
 
 
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
+    request_id = getattr(request.state, "request_id", None) or new_request_id()
     log.exception("unhandled error, request id %s", request_id, exc_info=error)
     return error_response(
         500, f"internal error (request id {request_id})", headers={"X-Request-ID": request_id}

@@ -5,9 +5,9 @@ All pure ASGI (no BaseHTTPMiddleware), so they add no task or threadpool hop per
 
 import json
 import logging
+import random
 import re
 import time
-import uuid
 
 import anyio
 from prometheus_client import CollectorRegistry, Histogram
@@ -18,6 +18,12 @@ from infrastructure.instrumentation import counting_statements
 log = logging.getLogger("conduit.request")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+def new_request_id() -> str:
+    """32 random hex digits. Unique is all a request id must be, not unpredictable: no
+    system call for it (uuid4 reads os.urandom; 1.5 vs 0.3 us, and py-spy saw it)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -60,7 +66,7 @@ class RequestContext:
             return
         offered = _header(scope, b"x-request-id")
         request_id = (
-            offered if offered and _VALID_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+            offered if offered and _VALID_REQUEST_ID.fullmatch(offered) else new_request_id()
         )
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500

@@ -1,22 +1,31 @@
 """Dialect helpers shared by the repositories."""
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+
+@cache
+def _insert_ignoring_duplicates(dialect_name: str, table: Table) -> Insert:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    first_key = table.primary_key.columns.values()[0]
+    # Count the RETURNING rows: a cursor's rowcount for INSERT is not reliable across drivers.
+    return dialect.insert(table).on_conflict_do_nothing().returning(first_key)
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
     """``INSERT ... ON CONFLICT DO NOTHING``; returns how many rows were really inserted.
 
     The conflict is resolved by the database, so two transactions inserting the same key at
-    once both succeed and the key is stored once.
+    once both succeed and the key is stored once. The statement is built once per table
+    (SQLAlchemy sends the rows as one multi-row INSERT), and runs on the session's Core
+    connection: no entity is involved.
     """
     if not rows:
         return 0
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    first_key = table.primary_key.columns.values()[0]
-    # Count the RETURNING rows: a cursor's rowcount for INSERT is not reliable across drivers.
-    statement = dialect.insert(table).values(rows).on_conflict_do_nothing().returning(first_key)
-    return len(session.execute(statement).all())
+    connection = session.connection()
+    statement = _insert_ignoring_duplicates(connection.dialect.name, table)
+    return len(connection.execute(statement, rows).all())

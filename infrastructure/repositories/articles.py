@@ -1,9 +1,38 @@
-from sqlalchemy import delete, exists, select, update
+from functools import cache
+
+from sqlalchemy import Select, bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from domain.articles import Article, Tag
 from infrastructure.orm import articles, favorites, tags
 from infrastructure.repositories._sql import insert_ignoring_duplicates
+
+# Built once with bound parameters: building and cache-keying a statement per call costs
+# about as much as running it. Core statements run on the session's connection; those
+# that load entities are built on first use (the mapping is made at start-up).
+_SLUG_EXISTS = select(exists().where(articles.c.slug == bindparam("slug")))
+_DELETE = delete(articles).where(articles.c.id == bindparam("target_id"))
+_UNFAVORITE = delete(favorites).where(
+    favorites.c.user_id == bindparam("fan_id"), favorites.c.article_id == bindparam("target_id")
+)
+# In SQL, not in Python: concurrent favorites each add one under the row lock, so no
+# increment is lost.
+_MOVE_FAVORITES_COUNT = (
+    update(articles)
+    .where(articles.c.id == bindparam("target_id"))
+    .values(favorites_count=articles.c.favorites_count + bindparam("by"))
+)
+
+
+@cache
+def _by_slug(for_update: bool) -> Select[tuple[Article]]:
+    statement = select(Article).where(articles.c.slug == bindparam("slug"))
+    return statement.with_for_update(of=articles) if for_update else statement
+
+
+@cache
+def _tags() -> Select[tuple[Tag]]:
+    return select(Tag).where(tags.c.name.in_(bindparam("names", expanding=True)))
 
 
 class SqlAlchemyArticleRepository:
@@ -15,29 +44,24 @@ class SqlAlchemyArticleRepository:
         # Tags are shared by name: insert the new ones (a concurrent writer may insert the
         # same name; ON CONFLICT lets both go on), then link the stored rows.
         insert_ignoring_duplicates(self.session, tags, [{"name": name} for name in names])
-        article.tags = list(
-            self.session.scalars(select(Tag).where(tags.c.name.in_(names))) if names else []
-        )
+        article.tags = list(self.session.scalars(_tags(), {"names": names})) if names else []
         self.session.add(article)
         self.session.flush()
 
     def get_by_slug(self, slug: str, *, for_update: bool = False) -> Article | None:
-        statement = select(Article).where(articles.c.slug == slug)
-        if for_update:
-            # SELECT ... FOR UPDATE on PostgreSQL; SQLite has no row locks (SQLAlchemy emits
-            # nothing) but its write transactions begin IMMEDIATE, so they are serial anyway.
-            statement = statement.with_for_update(of=articles)
-        return self.session.scalars(statement).one_or_none()
+        # FOR UPDATE on PostgreSQL; SQLite has no row locks (SQLAlchemy emits nothing) but
+        # its write transactions begin IMMEDIATE, so they are serial anyway.
+        return self.session.scalars(_by_slug(for_update), {"slug": slug}).one_or_none()
 
     def slug_exists(self, slug: str) -> bool:
-        return bool(self.session.scalar(select(exists().where(articles.c.slug == slug))))
+        return bool(self.session.connection().scalar(_SLUG_EXISTS, {"slug": slug}))
 
     def save(self, article: Article) -> None:
         self.session.flush()
 
     def remove(self, article: Article) -> None:
         # Tag links, comments and favorites go by ON DELETE CASCADE, in this transaction.
-        self.session.execute(delete(articles).where(articles.c.id == article.id))
+        self.session.connection().execute(_DELETE, {"target_id": article.id})
         self.session.expunge(article)
 
     def add_favorite(self, article: Article, user_id: int) -> bool:
@@ -49,20 +73,16 @@ class SqlAlchemyArticleRepository:
         return bool(added)
 
     def remove_favorite(self, article: Article, user_id: int) -> bool:
-        removed = self.session.execute(
-            delete(favorites).where(
-                favorites.c.user_id == user_id, favorites.c.article_id == article.id
-            )
-        ).rowcount  # type: ignore[attr-defined]  # CursorResult
+        removed = (
+            self.session.connection()
+            .execute(_UNFAVORITE, {"fan_id": user_id, "target_id": article.id})
+            .rowcount
+        )
         if removed:
             self._move_favorites_count(article, -1)
         return bool(removed)
 
     def _move_favorites_count(self, article: Article, by: int) -> None:
-        # In SQL, not in Python: concurrent favorites each add one under the row lock,
-        # so no increment is lost.
-        self.session.execute(
-            update(articles)
-            .where(articles.c.id == article.id)
-            .values(favorites_count=articles.c.favorites_count + by)
+        self.session.connection().execute(
+            _MOVE_FAVORITES_COUNT, {"target_id": article.id, "by": by}
         )

@@ -1,11 +1,23 @@
-from sqlalchemy import bindparam, delete, exists, select
+from functools import cache
+
+from sqlalchemy import Select, bindparam, delete, exists, select
 from sqlalchemy.orm import Session
 
 from domain.users import User
 from infrastructure.orm import follows, users
 from infrastructure.repositories._sql import insert_ignoring_duplicates
 
+# Built once with bound parameters (see repositories/articles.py).
 _USER_EXISTS = select(exists().where(users.c.id == bindparam("user_id")))
+_UNFOLLOW = delete(follows).where(
+    follows.c.follower_id == bindparam("fan_id"), follows.c.followee_id == bindparam("idol_id")
+)
+
+
+@cache
+def _by(column: str) -> Select[tuple[User]]:
+    """Users by a unique column; built on first use (the mapping is made at start-up)."""
+    return select(User).where(users.c[column] == bindparam("value"))
 
 
 class SqlAlchemyUserRepository:
@@ -24,10 +36,10 @@ class SqlAlchemyUserRepository:
         return bool(self.session.connection().scalar(_USER_EXISTS, {"user_id": user_id}))
 
     def get_by_email(self, email: str) -> User | None:
-        return self.session.scalars(select(User).where(users.c.email == email)).one_or_none()
+        return self.session.scalars(_by("email"), {"value": email}).one_or_none()
 
     def get_by_username(self, username: str) -> User | None:
-        return self.session.scalars(select(User).where(users.c.username == username)).one_or_none()
+        return self.session.scalars(_by("username"), {"value": username}).one_or_none()
 
     def follow(self, follower_id: int, followee_id: int) -> None:
         insert_ignoring_duplicates(
@@ -35,8 +47,6 @@ class SqlAlchemyUserRepository:
         )
 
     def unfollow(self, follower_id: int, followee_id: int) -> None:
-        self.session.execute(
-            delete(follows).where(
-                follows.c.follower_id == follower_id, follows.c.followee_id == followee_id
-            )
+        self.session.connection().execute(
+            _UNFOLLOW, {"fan_id": follower_id, "idol_id": followee_id}
         )

@@ -50,7 +50,7 @@ def main() -> None:
     os.environ.setdefault("JWT_SECRET", "a-secret-only-for-measuring-the-token-check-cost")
 
     import psycopg
-    from sqlalchemy import event, select
+    from sqlalchemy import select
     from sqlalchemy.engine import make_url
 
     from api.container import Container
@@ -78,7 +78,7 @@ def main() -> None:
     n = args.iterations
 
     for name, call in calls.items():
-        page, statements, sql = _capture(engine, event, call)
+        page, statements, sql = capture_statements(engine, call)
 
         def prebuilt_session(statements: list[Any] = statements) -> None:
             with sessions() as session:
@@ -128,10 +128,12 @@ def main() -> None:
     engine.dispose()
 
 
-def _capture(engine: Any, event: Any, call: Callable[[], Any]) -> tuple[Any, list[Any], list[Any]]:
+def capture_statements(engine: Any, call: Callable[[], Any]) -> tuple[Any, list[Any], list[Any]]:
     """The call's result, the statements it executed with their parameters, and the SQL
     and parameters that reached the driver (pings, BEGIN and ROLLBACK are not statements
-    here)."""
+    here). bench/ceiling.py's layers use it too."""
+    from sqlalchemy import event
+
     statements: list[Any] = []
     sql: list[Any] = []
 

@@ -77,6 +77,8 @@ def create_app() -> FastAPI:
 def _read(layer: str) -> tuple[Callable[[], None], int]:
     """The profile read at ``layer``, on the service's engine, with its statement, and
     the service's number of threads."""
+    from budget import capture_statements
+
     from api.container import Container
     from application.read_models import ArticleFilter
     from infrastructure.queries import SqlAlchemyReadQueries
@@ -86,15 +88,17 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
     engine = container.engine()
     sessions = container.session_factory()
     username, viewer_id = os.environ["LAYER_USERNAME"], int(os.environ["LAYER_VIEWER_ID"])
-    statements: list[Any] = []
-    sql: list[Any] = []
-    with _capturing(engine, statements, sql), sessions() as session:
-        reads = SqlAlchemyReadQueries(session)
-        if os.environ.get("LAYER_READ", "profile") == "articles":
-            if not reads.articles(ArticleFilter(limit=20, offset=0), viewer_id).articles:
-                raise SystemExit("ceiling: no articles")
-        elif reads.profile(username, viewer_id) is None:
-            raise SystemExit(f"ceiling: no user {username!r}")
+
+    def the_read() -> Any:
+        with sessions() as session:
+            reads = SqlAlchemyReadQueries(session)
+            if os.environ.get("LAYER_READ", "profile") == "articles":
+                return reads.articles(ArticleFilter(limit=20, offset=0), viewer_id).articles
+            return reads.profile(username, viewer_id)
+
+    found, statements, sql = capture_statements(engine, the_read)
+    if not found:
+        raise SystemExit(f"ceiling: nothing to read for {os.environ.get('LAYER_READ')}")
     [(statement, parameters)] = statements
     [(text, driver_parameters)] = sql
 
@@ -121,31 +125,6 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
 
     reads = {"thread": lambda: None, "psycopg": plain_psycopg, "core": core, "session": session}
     return reads[layer], settings.pool_size + settings.pool_max_overflow
-
-
-class _capturing:
-    """Records the statements an engine runs: as SQLAlchemy got them, as the driver did."""
-
-    def __init__(self, engine: Any, statements: list[Any], sql: list[Any]) -> None:
-        self.engine, self.statements, self.sql = engine, statements, sql
-
-    def _statement(self, _conn: Any, statement: Any, _multi: Any, params: Any, _opts: Any) -> None:
-        self.statements.append((statement, dict(params or {})))
-
-    def _sql(self, _conn: Any, _cursor: Any, text: str, params: Any, *_rest: Any) -> None:
-        self.sql.append((text, params))
-
-    def __enter__(self) -> None:
-        from sqlalchemy import event
-
-        event.listen(self.engine, "before_execute", self._statement)
-        event.listen(self.engine, "before_cursor_execute", self._sql)
-
-    def __exit__(self, *_exc: object) -> None:
-        from sqlalchemy import event
-
-        event.remove(self.engine, "before_execute", self._statement)
-        event.remove(self.engine, "before_cursor_execute", self._sql)
 
 
 def main() -> None:

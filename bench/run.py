@@ -871,6 +871,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def ceiling_server(
+    name: str,
+    response_file: Path,
+    layer: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    log: Path,
+    pin_server: bool,
+) -> Server:
+    """bench/ceiling.py answering ``response_file`` at ``layer``, on a free port, pinned
+    like the service."""
+    argv = [sys.executable, str(BENCH / "ceiling.py"), "--response", str(response_file)]
+    argv += ["--port", str(port := free_port()), "--workers", str(args.workers)]
+    argv += ["--layer", layer]
+    return Server(name, pinned(SERVER_CPU, argv, pin_server), env, port, log)
+
+
 def run_scenario(
     scenario: Scenario,
     service: Server,
@@ -888,25 +905,14 @@ def run_scenario(
     response_file = work / f"{scenario.name}.response.json"
     response_file.write_text(json.dumps(captured))
 
-    ceiling = Server(
+    ceiling = ceiling_server(
         f"ceiling ({scenario.name})",
-        pinned(
-            SERVER_CPU,
-            [
-                sys.executable,
-                str(BENCH / "ceiling.py"),
-                "--response",
-                str(response_file),
-                "--port",
-                str(port := free_port()),
-                "--workers",
-                str(args.workers),
-            ],
-            pin_server,
-        ),
+        response_file,
+        "bytes",
         env,
-        port,
+        args,
         work / f"ceiling-{scenario.name}.log",
+        pin_server,
     )
     say(f"bench: {scenario.name}: {scenario.title}, {captured['bytes']} bytes per response")
     token = fixture.token
@@ -1014,14 +1020,14 @@ def run_layers(
             if layer == "service":
                 servers[layer] = service
                 continue
-            argv = [sys.executable, str(BENCH / "ceiling.py"), "--response", str(response_file)]
-            argv += ["--port", str(port := free_port()), "--workers", str(args.workers)]
-            servers[layer] = Server(
+            servers[layer] = ceiling_server(
                 f"layer {layer}",
-                pinned(SERVER_CPU, [*argv, "--layer", layer], pin_server),
+                response_file,
+                layer,
                 layer_env,
-                port,
+                args,
                 work / f"layer-{scenario.name}-{layer}.log",
+                pin_server,
             )
             servers[layer].start("/")
         for layer, server in servers.items():

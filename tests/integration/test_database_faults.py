@@ -135,20 +135,24 @@ def test_serve_refuses_the_default_jwt_secret_on_postgresql(postgresql_url: str)
     assert "JWT_SECRET must be set" in done.stderr
 
 
+def _terminate(postgresql_url: str, pid: int) -> None:
+    """End a server backend from another connection, as a restart or an admin would."""
+    admin = create_db_engine(settings_for(postgresql_url))
+    with admin.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
 def test_a_connection_killed_after_the_last_query_does_not_fail_the_use_case(
     postgresql_url: str,
 ) -> None:
     """The read is done; the backend dies before the unit of work ends (restart, kill)."""
     engine, new_uow = unit_of_work(settings_for(postgresql_url))
-    admin = create_db_engine(settings_for(postgresql_url))
     with new_uow() as uow:
-        pid = uow.session.scalar(text("SELECT pg_backend_pid()"))
-        with admin.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        _terminate(postgresql_url, uow.session.scalar(text("SELECT pg_backend_pid()")))
     assert engine.pool.checkedout() == 0
     with new_uow() as uow:  # and the next one gets a live connection
         assert uow.session.scalar(text("SELECT 1")) == 1
-    admin.dispose()
     engine.dispose()
 
 
@@ -175,10 +179,7 @@ def test_a_lock_wait_over_the_lock_timeout_is_temporarily_unavailable(postgresql
 def _kill_pooled_connection(postgresql_url: str, new_uow) -> None:  # type: ignore[no-untyped-def]
     with new_uow() as uow:
         pid = uow.session.scalar(text("SELECT pg_backend_pid()"))
-    admin = create_db_engine(settings_for(postgresql_url))
-    with admin.connect() as connection:
-        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    admin.dispose()
+    _terminate(postgresql_url, pid)
 
 
 def test_a_connection_that_died_while_idle_is_replaced_before_use(postgresql_url: str) -> None:

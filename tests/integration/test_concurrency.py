@@ -18,17 +18,26 @@ from tests.conftest import TEST_JWT_SECRET, settings_for
 from tests.factories import ArticleFactory, UserFactory, store
 
 WORKERS = 50
+# Waits without limit (0 is "no timeout" on PostgreSQL); the pool never makes anyone wait.
+NO_TIMEOUTS = {
+    "pool_timeout": 3600,
+    "connect_timeout_seconds": 3600,
+    "statement_timeout_ms": 0,
+    "lock_timeout_ms": 0,
+    "idle_in_transaction_timeout_ms": 0,
+    "sqlite_busy_timeout_ms": 3_600_000,
+}
 
 
 @pytest.fixture
 def wide_engine(database_url: str, engine: Engine) -> Engine:
-    """A pool as wide as the number of threads, so the test is about the database, not the pool.
+    """A pool as wide as the number of threads, and no timeouts at all, so the outcome of the
+    race is all the test sees: on a busy machine a racer may wait seconds for the winner's
+    lock, and a timeout would turn that wait into a failure the test is not about.
 
     ``engine`` (the narrow default one) is requested so its teardown empties the tables.
     """
-    wide = create_db_engine(
-        settings_for(database_url, pool_size=WORKERS, pool_timeout=30, sqlite_busy_timeout_ms=30000)
-    )
+    wide = create_db_engine(settings_for(database_url, pool_size=WORKERS, **NO_TIMEOUTS))
     yield wide
     wide.dispose()
 

@@ -37,8 +37,9 @@ def test_a_statement_over_the_timeout_fails_fast_and_leaves_the_connection_usabl
     engine, new_uow = unit_of_work(settings_for(postgresql_url, statement_timeout_ms=300))
     started = time.monotonic()
     with pytest.raises(TemporarilyUnavailable), new_uow() as uow:
-        uow.session.execute(text("SELECT pg_sleep(3)"))
-    assert time.monotonic() - started < 1.3
+        uow.session.execute(text("SELECT pg_sleep(60)"))
+    # Cancelled by the timeout, not finished: far less than the sleep, however busy the machine.
+    assert time.monotonic() - started < 30
     assert engine.pool.checkedout() == 0
     with new_uow() as uow:  # the same pooled connection serves again
         assert uow.session.scalar(text("SELECT 1")) == 1
@@ -51,7 +52,8 @@ def test_an_unreachable_database_is_temporarily_unavailable_within_the_connect_t
     started = time.monotonic()
     with pytest.raises(TemporarilyUnavailable), new_uow() as uow:
         uow.users.get(1)
-    assert time.monotonic() - started < 2
+    # Seconds at worst on a busy machine; without connect_timeout a blackhole waits minutes.
+    assert time.monotonic() - started < 30
     engine.dispose()
 
 
@@ -167,7 +169,8 @@ def test_a_lock_wait_over_the_lock_timeout_is_temporarily_unavailable(postgresql
         started = time.monotonic()
         with pytest.raises(TemporarilyUnavailable), new_uow() as uow:
             uow.session.execute(text("UPDATE lock_probe SET id = 1 WHERE id = 1"))
-        assert time.monotonic() - started < 1.3
+        # The lock is held until after the check: only the timeout can have ended the wait.
+        assert time.monotonic() - started < 30
     finally:
         holder.rollback()
         holder.close()

@@ -6,13 +6,20 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: run test test-under-load lint clean bench faults
+.PHONY: run test test-under-load lint clean bench faults lock
 
-$(BIN)/.installed: pyproject.toml
+# Exactly the versions in requirements.lock, checked against its hashes; then the project.
+$(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# After a change to the dependencies in pyproject.toml, or to upgrade them all: pins the
+# newest versions the ranges allow, for every Python and platform, with their hashes.
+lock: $(BIN)/.installed
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --generate-hashes \
+		--python-version 3.11 --custom-compile-command "make lock" --quiet -o requirements.lock
 
 run: $(BIN)/.installed
 	$(BIN)/conduit migrate

@@ -3,12 +3,13 @@
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from infrastructure import transaction_ending
 from infrastructure.orm import map_entities
 from infrastructure.settings import Settings
 
@@ -17,10 +18,15 @@ def create_db_engine(settings: Settings) -> Engine:
     """Build the engine for ``settings.database_url``: SQLite or PostgreSQL (psycopg 3)."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(settings)
-    if url.get_backend_name() == "postgresql":
-        return _postgresql_engine(settings)
-    raise ValueError(f"unsupported database: {url.get_backend_name()} (use sqlite or postgresql)")
+        engine = _sqlite_engine(settings)
+    elif url.get_backend_name() == "postgresql":
+        engine = _postgresql_engine(settings)
+    else:
+        raise ValueError(
+            f"unsupported database: {url.get_backend_name()} (use sqlite or postgresql)"
+        )
+    transaction_ending.watch(engine)  # how the unit of work will end its transactions
+    return engine
 
 
 def _sqlite_engine(settings: Settings) -> Engine:
@@ -89,7 +95,6 @@ def _postgresql_engine(settings: Settings) -> Engine:
     )
     if settings.pool_pre_ping:
         _ping_when_idle(engine, settings.pool_ping_idle_seconds)
-    _track_writes(engine)
     return engine
 
 
@@ -124,34 +129,6 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
                 # The pool replaces this connection (and those as old) and tries again.
                 raise sa_exc.InvalidatePoolError() from error
             raise
-
-
-_WROTE = "conduit.wrote"
-
-
-def _track_writes(engine: Engine) -> None:
-    """Mark a connection's transaction as written to when it runs anything but a SELECT.
-
-    Conservative: a statement SQLAlchemy did not compile (text, driver SQL) counts as a
-    write. ``only_read`` tells the unit of work which transactions it may end with COMMIT.
-    """
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        connection.info[_WROTE] = False
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _on_statement(
-        connection: Connection, _cursor: Any, _sql: str, _params: Any, context: Any, _many: bool
-    ) -> None:
-        compiled = context.compiled if context is not None else None
-        if compiled is None or not compiled.statement.is_select:
-            connection.info[_WROTE] = True
-
-
-def only_read(connection: Connection) -> bool:
-    """True if the connection's transaction ran SELECTs only (never, if it is untracked)."""
-    return connection.info.get(_WROTE) is False
 
 
 def connection_budget_problem(settings: Settings, workers: int) -> str | None:

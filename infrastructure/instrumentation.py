@@ -17,7 +17,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from infrastructure.unit_of_work import CONFLICT_SQLSTATES
+from infrastructure.db_errors import is_conflict
 
 # A one-element list per request: the engine hook runs in a worker thread, which shares the
 # request's context (and so this list) but cannot rebind the variable itself.
@@ -71,7 +71,7 @@ class DatabaseMetrics:
             counter[0] += 1
 
     def _on_error(self, context: ExceptionContext) -> None:
-        if getattr(context.original_exception, "sqlstate", None) in CONFLICT_SQLSTATES:
+        if is_conflict(context.original_exception):
             self.conflicts.inc()
 
     def _on_transaction_begin(self, _session: Session, transaction: SessionTransaction) -> None:

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.container import Container
 from api.errors import install_error_handlers
 from api.middleware import AdmissionLimit, BodySizeLimit, RequestContext
+from api.protection import PASSWORD_ROUTES, AddressRateLimit
 from api.routers import articles, comments, health, profiles, users
 
 
@@ -53,9 +54,13 @@ def create_app(container: Container | None = None) -> FastAPI:
     for module in (users, profiles, articles, comments, health):
         app.include_router(module.router)
 
-    # The last added runs first: request context, CORS, body size, admission.
+    # The last added runs first: request context, CORS, rate limit, body size, admission.
     app.add_middleware(AdmissionLimit, slots=threads, timeout=settings.pool_timeout)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.auth_requests_per_address_per_minute:
+        app.add_middleware(
+            AddressRateLimit, limit=container.auth_address_limit(), routes=PASSWORD_ROUTES
+        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -19,6 +19,7 @@ from application.profiles import ProfileService
 from application.users import UserService
 from infrastructure.database import create_db_engine, create_session_factory
 from infrastructure.instrumentation import DatabaseMetrics
+from infrastructure.rate_limits import AddressLimit, LimitsLoginAttempts
 from infrastructure.security import Argon2PasswordHasher, JwtTokenService
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
@@ -59,7 +60,23 @@ class Container(containers.DeclarativeContainer):
         ttl_seconds=settings.provided.jwt_ttl_seconds,
     )
 
-    user_service = providers.Factory(UserService, uow=uow, hasher=hasher, tokens=tokens)
+    # Counts live as long as the process (or in the shared store RATE_LIMIT_STORAGE_URL names).
+    login_attempts = providers.Singleton(
+        LimitsLoginAttempts,
+        storage_url=settings.provided.rate_limit_storage_url,
+        limit=settings.provided.login_failures_per_account,
+        window_seconds=settings.provided.login_failure_window_seconds,
+    )
+    auth_address_limit = providers.Singleton(
+        AddressLimit,
+        storage_url=settings.provided.rate_limit_storage_url,
+        per_minute=settings.provided.auth_requests_per_address_per_minute,
+        scope="auth",
+    )
+
+    user_service = providers.Factory(
+        UserService, uow=uow, hasher=hasher, tokens=tokens, login_attempts=login_attempts
+    )
     profile_service = providers.Factory(ProfileService, uow=uow)
     article_service = providers.Factory(ArticleService, uow=uow, clock=clock)
     comment_service = providers.Factory(CommentService, uow=uow, clock=clock)

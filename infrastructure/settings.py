@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []  # e.g. CORS_ORIGINS='["https://app.example.com"]'
     log_requests: bool = True  # one structured log line per request
 
+    # Abuse limits (429 + Retry-After). Far above what people behind one address, the
+    # official collection or a frontend do; a guessing or flooding client meets them.
+    login_failures_per_account: int = Field(default=10, ge=1)
+    login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+    auth_requests_per_address_per_minute: int = Field(default=120, ge=0)  # 0: no limit
+    # Where the counts live: memory:// (each process its own), or e.g. redis://host:6379
+    # to share them between processes and hosts (needs the redis package: limits[redis]).
+    rate_limit_storage_url: str = "memory://"
+
     # SQLite
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 

@@ -1,0 +1,46 @@
+"""ASGI middleware against abusive clients: a rate limit per client address on the
+password endpoints, and headers that keep browsers and caches from misusing responses.
+
+Pure ASGI, as in ``api.middleware``: no task or threadpool hop per request.
+"""
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.middleware import _send_error
+from infrastructure.rate_limits import AddressLimit
+
+# Login and registration: each one costs a password hash, and login is where guessing happens.
+PASSWORD_ROUTES = frozenset({("POST", "/api/users"), ("POST", "/api/users/login")})
+
+
+class AddressRateLimit:
+    """At most ``limit`` requests per client address to ``routes``; beyond it 429 with
+    ``Retry-After``, before the body is read or anything else is taken.
+
+    The address is the one uvicorn puts in ``scope["client"]``: the peer's, or behind a
+    proxy the ``X-Forwarded-For`` one, when the proxy's address is in FORWARDED_ALLOW_IPS
+    (uvicorn's proxy headers; its default trusts 127.0.0.1 only).
+    """
+
+    def __init__(
+        self, app: ASGIApp, limit: AddressLimit, routes: frozenset[tuple[str, str]]
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (scope["method"], scope["path"]) not in self.routes:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        retry_after = await self.limit.admit(client[0] if client else "unknown")
+        if retry_after is not None:
+            await _send_error(
+                send,
+                429,
+                "too many requests from your address; please retry later",
+                {"Retry-After": str(retry_after)},
+            )
+            return
+        await self.app(scope, receive, send)

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.container import Container
 from api.errors import install_error_handlers
 from api.middleware import AdmissionLimit, BodySizeLimit, RequestContext
-from api.protection import PASSWORD_ROUTES, AddressRateLimit
+from api.protection import PASSWORD_ROUTES, AddressRateLimit, SecurityHeaders
 from api.routers import articles, comments, health, profiles, users
 
 
@@ -54,7 +54,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     for module in (users, profiles, articles, comments, health):
         app.include_router(module.router)
 
-    # The last added runs first: request context, CORS, rate limit, body size, admission.
+    # The last added runs first: security headers, request context, CORS, rate limit per
+    # address, body size, admission.
     app.add_middleware(AdmissionLimit, slots=threads, timeout=settings.pool_timeout)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.auth_requests_per_address_per_minute:
@@ -72,4 +73,5 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.add_middleware(
         RequestContext, registry=container.metrics_registry(), log_requests=settings.log_requests
     )
+    app.add_middleware(SecurityHeaders)
     return app

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from api.middleware import new_request_id
+from api.protection import NOSNIFF
 from application.errors import (
     ConcurrentUpdate,
     NotAuthenticated,
@@ -88,7 +89,9 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None) or new_request_id()
     log.exception("unhandled error, request id %s", request_id, exc_info=error)
     return error_response(
-        500, f"internal error (request id {request_id})", headers={"X-Request-ID": request_id}
+        500,
+        f"internal error (request id {request_id})",
+        headers={"X-Request-ID": request_id, **NOSNIFF},
     )
 
 

@@ -4,7 +4,7 @@ password endpoints, and headers that keep browsers and caches from misusing resp
 Pure ASGI, as in ``api.middleware``: no task or threadpool hop per request.
 """
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware import _send_error
 from infrastructure.rate_limits import AddressLimit
@@ -44,3 +44,40 @@ class AddressRateLimit:
             )
             return
         await self.app(scope, receive, send)
+
+
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def carries_a_token(path: str) -> bool:
+    """Registration, login and the current user (GET and PUT) answer with the caller's token;
+    no other endpoint does."""
+    return path == "/api/user" or path.startswith("/api/users")
+
+
+class SecurityHeaders:
+    """``X-Content-Type-Options: nosniff`` on every response (a browser never runs a JSON
+    body as a script or page), and ``Cache-Control: no-store`` on those that carry a token,
+    so no browser, proxy or shared cache keeps one.
+
+    A 500 is sent by Starlette's outermost layer, around this one: its handler adds
+    ``NOSNIFF`` itself (``api.errors``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = [_NOSNIFF, _NO_STORE] if carries_a_token(scope["path"]) else [_NOSNIFF]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

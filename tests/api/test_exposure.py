@@ -1,0 +1,65 @@
+"""What every response says about itself, and what the API port shows to anyone: security
+headers, /metrics behind a token, docs with pinned assets, a readiness probe that reuses
+its connection."""
+
+from typing import Any
+
+from dependency_injector import providers
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.container import Container
+from infrastructure.settings import Settings
+from tests.api.conftest import auth
+from tests.api.test_errors import _Exploding
+
+METRICS_TOKEN = "a-metrics-token-for-the-tests"
+
+
+def _client(container: Container, settings: Settings, **changes: Any) -> TestClient:
+    container.settings.override(providers.Object(settings.model_copy(update=changes)))
+    return TestClient(create_app(container), raise_server_exceptions=False)
+
+
+# -- headers ----------------------------------------------------------------------------
+
+
+def test_every_response_says_nosniff(client: TestClient, register, container: Container) -> None:
+    alice = register("alice")
+    container.comment_service.override(providers.Object(_Exploding()))
+    responses = [
+        client.get("/api/tags"),
+        client.get("/api/articles", headers=auth(alice)),
+        client.get("/api/articles/nothing-here"),  # 404
+        client.get("/api/user"),  # 401
+        client.post("/api/users", content=b"{}", headers={"Content-Length": "99999999"}),  # 413
+        client.get("/health/live"),
+        client.get("/openapi.json"),
+        client.get("/no/such/route"),
+        client.get("/api/articles/any/comments"),  # 500
+    ]
+    assert responses[-1].status_code == 500
+    for response in responses:
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", response.request.url
+
+
+def test_responses_that_carry_a_token_are_not_stored(client: TestClient, register) -> None:
+    alice = register("alice", password="alice-secret")
+    login = {"user": {"email": "alice@example.com", "password": "alice-secret"}}
+    carrying_a_token = [
+        client.post(
+            "/api/users",
+            json={"user": {"username": "bob", "email": "bob@example.com", "password": "pw-bob"}},
+        ),
+        client.post("/api/users/login", json=login),
+        client.get("/api/user", headers=auth(alice)),
+        client.put("/api/user", json={"user": {"bio": "hi"}}, headers=auth(alice)),
+    ]
+    for response in carrying_a_token:
+        assert response.status_code in (200, 201), response.text
+        assert "token" in response.json()["user"]
+        assert response.headers.get("Cache-Control") == "no-store", response.request.url
+
+
+def test_a_response_without_a_token_may_be_cached(client: TestClient) -> None:
+    assert "no-store" not in client.get("/api/tags").headers.get("Cache-Control", "")

@@ -1,4 +1,6 @@
-"""Probes and metrics, outside ``/api``: no authentication, no admission limit."""
+"""Probes and metrics, outside ``/api``: no admission limit; metrics need their own token."""
+
+import hmac
 
 import anyio
 from fastapi import APIRouter, Request, Response
@@ -36,6 +38,18 @@ async def ready(request: Request) -> Response:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    """Prometheus metrics, for whoever has METRICS_TOKEN; without one set, none are served
+    (the pool and route statistics are nobody else's business)."""
+    token = container(request).settings().metrics_token
+    if token is None:
+        return error_response(404, "Not Found")
+    offered = request.headers.get("authorization", "").encode()
+    if not hmac.compare_digest(offered, f"Bearer {token}".encode()):
+        return error_response(
+            401,
+            "metrics need 'Authorization: Bearer <METRICS_TOKEN>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return Response(
         generate_latest(container(request).metrics_registry()), media_type=CONTENT_TYPE_LATEST
     )

@@ -4,6 +4,7 @@ its connection."""
 
 from typing import Any
 
+import pytest
 from dependency_injector import providers
 from fastapi.testclient import TestClient
 
@@ -12,6 +13,7 @@ from api.container import Container
 from infrastructure.settings import Settings
 from tests.api.conftest import auth
 from tests.api.test_errors import _Exploding
+from tests.conftest import settings_for
 
 METRICS_TOKEN = "a-metrics-token-for-the-tests"
 
@@ -63,3 +65,30 @@ def test_responses_that_carry_a_token_are_not_stored(client: TestClient, registe
 
 def test_a_response_without_a_token_may_be_cached(client: TestClient) -> None:
     assert "no-store" not in client.get("/api/tags").headers.get("Cache-Control", "")
+
+
+# -- /metrics -----------------------------------------------------------------------------
+
+
+def test_metrics_are_not_served_without_a_metrics_token(client: TestClient) -> None:
+    response = client.get("/metrics")
+    assert response.status_code == 404
+    assert "conduit_" not in response.text
+
+
+def test_metrics_need_the_metrics_token(container: Container, settings: Settings) -> None:
+    with _client(container, settings, metrics_token=METRICS_TOKEN) as client:
+        missing = client.get("/metrics")
+        wrong = client.get("/metrics", headers={"Authorization": "Bearer not-the-token"})
+        as_user = client.get("/metrics", headers={"Authorization": f"Token {METRICS_TOKEN}"})
+        right = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    for refused in (missing, wrong, as_user):
+        assert refused.status_code == 401
+        assert "conduit_" not in refused.text
+    assert right.status_code == 200
+    assert "conduit_http_request_duration_seconds" in right.text
+
+
+def test_a_short_metrics_token_is_refused() -> None:
+    with pytest.raises(ValueError, match="metrics_token"):
+        settings_for("sqlite://", metrics_token="short")

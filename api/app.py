@@ -12,7 +12,7 @@ from api.container import Container
 from api.errors import install_error_handlers
 from api.middleware import AdmissionLimit, BodySizeLimit, RequestContext
 from api.protection import PASSWORD_ROUTES, AddressRateLimit, SecurityHeaders
-from api.routers import articles, comments, health, profiles, users
+from api.routers import articles, comments, docs, health, profiles, users
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -48,10 +48,12 @@ def create_app(container: Container | None = None) -> FastAPI:
         summary="The RealWorld API, built around a unit of work",
         version="1.0.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.routers.docs, with pinned assets
+        redoc_url=None,
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (users, profiles, articles, comments, health):
+    for module in (users, profiles, articles, comments, health, docs):
         app.include_router(module.router)
 
     # The last added runs first: security headers, request context, CORS, rate limit per

@@ -2,6 +2,7 @@
 headers, /metrics behind a token, docs with pinned assets, a readiness probe that reuses
 its connection."""
 
+import re
 from typing import Any
 
 import pytest
@@ -92,3 +93,20 @@ def test_metrics_need_the_metrics_token(container: Container, settings: Settings
 def test_a_short_metrics_token_is_refused() -> None:
     with pytest.raises(ValueError, match="metrics_token"):
         settings_for("sqlite://", metrics_token="short")
+
+
+# -- /docs ----------------------------------------------------------------------------------
+
+EXACT_VERSION = r"@\d+\.\d+\.\d+/"
+
+
+def test_the_docs_load_their_scripts_at_exact_versions(client: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200
+        scripts = re.findall(r'<script src="([^"]+)"', html.text)
+        styles = re.findall(r'<link type="text/css" rel="stylesheet" href="([^"]+)"', html.text)
+        assert scripts, html.text
+        for url in scripts + styles:
+            assert re.search(EXACT_VERSION, url), url
+        assert "fonts.googleapis.com" not in html.text

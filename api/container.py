@@ -17,7 +17,7 @@ from application.comments import CommentService
 from application.ports import SystemClock
 from application.profiles import ProfileService
 from application.users import UserService
-from infrastructure.database import create_db_engine, create_session_factory
+from infrastructure.database import ReadinessProbe, create_db_engine, create_session_factory
 from infrastructure.instrumentation import DatabaseMetrics
 from infrastructure.rate_limits import AddressLimit, LimitsLoginAttempts
 from infrastructure.security import Argon2PasswordHasher, JwtTokenService
@@ -38,10 +38,18 @@ def _engine(settings: Settings) -> Iterator[Engine]:
     engine.dispose()
 
 
+def _readiness_probe(settings: Settings) -> Iterator[ReadinessProbe]:
+    """The process's probe; ``container.shutdown_resources()`` closes its connection."""
+    probe = ReadinessProbe(settings)
+    yield probe
+    probe.close()
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
 
     engine = providers.Resource(_engine, settings)
+    readiness_probe = providers.Resource(_readiness_probe, settings)
     metrics_registry = providers.Singleton(CollectorRegistry)
     db_metrics = providers.Singleton(DatabaseMetrics, metrics_registry)
     session_factory = providers.Singleton(_session_factory, engine, db_metrics)

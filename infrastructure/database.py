@@ -1,13 +1,15 @@
 """The engine (one per process) and the session factory the unit of work uses."""
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from infrastructure.orm import map_entities
 from infrastructure.settings import Settings
@@ -189,25 +191,84 @@ def connection_budget_problem(settings: Settings, workers: int) -> str | None:
     return None
 
 
-def ping(settings: Settings, timeout_seconds: int = 1) -> None:
-    """Raise unless the database answers ``SELECT 1`` within about ``timeout_seconds``.
+class DatabaseUnreachable(Exception):
+    """The database did not answer the readiness probe."""
 
-    Uses a connection of its own, not the pool: readiness is about the database being
-    reachable, and must answer even while every pooled connection is busy.
+
+class ReadinessProbe:
+    """Readiness: ``SELECT 1`` on one connection kept for probing, the answer reused for
+    ``max_age`` seconds.
+
+    The connection is not the pool's: readiness is about the database being reachable, and
+    must answer while every pooled connection is busy. It is one connection, reused: a new
+    connection per probe cost PostgreSQL a backend start each time (10 clients polling made
+    ~195 connections/s, and the API's median went from 4 to 10 ms). Whatever the callers'
+    rate, the database sees about one ``SELECT 1`` per ``max_age`` per process; concurrent
+    probes take turns, and wait at most ``timeout_seconds`` for theirs.
     """
-    url = make_url(settings.database_url)
-    connect_args: dict[str, Any] = {}
-    if url.get_backend_name() == "postgresql":
-        connect_args = {
-            "connect_timeout": timeout_seconds,
-            "options": f"-c statement_timeout={timeout_seconds * 1000}",
-        }
-    engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-    finally:
-        engine.dispose()
+
+    def __init__(
+        self,
+        settings: Settings,
+        timeout_seconds: int = 1,
+        max_age: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        url = make_url(settings.database_url)
+        connect_args: dict[str, Any] = {"check_same_thread": False}  # probes run on any thread
+        if url.get_backend_name() == "postgresql":
+            connect_args = {
+                "connect_timeout": timeout_seconds,
+                "options": f"-c statement_timeout={timeout_seconds * 1000}",
+                "application_name": "conduit-readiness",
+            }
+        self.engine = create_engine(
+            url,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=timeout_seconds,
+            # The kept connection may have died since (a restart): pinged first and replaced,
+            # so a restart costs no failed probe. Two round trips, at most once per max_age.
+            pool_pre_ping=True,
+            isolation_level="AUTOCOMMIT",  # no transaction to end after the SELECT
+            connect_args=connect_args,
+        )
+        self.timeout_seconds = timeout_seconds
+        self.max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._checked_at: float | None = None
+        self._failure: str | None = None
+
+    def check(self) -> None:
+        """Return if the database answered, within ``max_age``; else raise
+        ``DatabaseUnreachable``."""
+        if not self._lock.acquire(timeout=self.timeout_seconds):
+            raise DatabaseUnreachable("an earlier probe is still waiting for the database")
+        try:
+            now = self._clock()
+            if self._checked_at is None or now - self._checked_at >= self.max_age:
+                self._failure = self._select_one()
+                self._checked_at = now
+            failure = self._failure
+        finally:
+            self._lock.release()
+        if failure is not None:
+            raise DatabaseUnreachable(failure)
+
+    def _select_one(self) -> str | None:
+        """``None`` if the database answered, else why not."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except Exception as error:
+            first_line = str(error).partition("\n")[0]
+            return f"{type(error).__name__}: {first_line}"
+        return None
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

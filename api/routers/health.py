@@ -8,7 +8,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.dependencies import container
 from api.errors import error_response
-from infrastructure.database import ping
 
 router = APIRouter(tags=["Operations"])
 
@@ -24,12 +23,13 @@ async def live() -> dict[str, str]:
 
 @router.get("/health/ready", responses={503: {"description": "database unreachable"}})
 async def ready(request: Request) -> Response:
-    """The database answers a ping within about a second."""
-    settings = container(request).settings()
+    """The database answered ``SELECT 1`` within about a second (the answer may be up to a
+    second old: see ``ReadinessProbe``)."""
+    probe = container(request).readiness_probe()
     try:
         with anyio.fail_after(1.5):
             await anyio.to_thread.run_sync(
-                ping, settings, limiter=_probe_threads, abandon_on_cancel=True
+                probe.check, limiter=_probe_threads, abandon_on_cancel=True
             )
     except Exception:
         return error_response(503, "database unreachable", headers={"Retry-After": "1"})

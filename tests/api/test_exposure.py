@@ -3,17 +3,21 @@ headers, /metrics behind a token, docs with pinned assets, a readiness probe tha
 its connection."""
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from dependency_injector import providers
 from fastapi.testclient import TestClient
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
 
 from api.app import create_app
 from api.container import Container
 from infrastructure.settings import Settings
 from tests.api.conftest import auth
 from tests.api.test_errors import _Exploding
+from tests.api.test_operations import UNREACHABLE_PG
 from tests.conftest import settings_for
 
 METRICS_TOKEN = "a-metrics-token-for-the-tests"
@@ -110,3 +114,35 @@ def test_the_docs_load_their_scripts_at_exact_versions(client: TestClient) -> No
         for url in scripts + styles:
             assert re.search(EXACT_VERSION, url), url
         assert "fonts.googleapis.com" not in html.text
+
+
+# -- readiness ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def connections_opened() -> Iterator[list[object]]:
+    """Every DBAPI connection any engine opens while the test runs."""
+    opened: list[object] = []
+
+    def count(dbapi_connection: object, _record: object) -> None:
+        opened.append(dbapi_connection)
+
+    event.listen(Pool, "connect", count)
+    try:
+        yield opened
+    finally:
+        event.remove(Pool, "connect", count)
+
+
+def test_readiness_reuses_one_connection(client: TestClient, connections_opened) -> None:
+    statuses = [client.get("/health/ready").status_code for _ in range(30)]
+
+    assert statuses == [200] * 30
+    assert len(connections_opened) <= 2, f"{len(connections_opened)} connections for 30 probes"
+
+
+def test_readiness_of_a_dead_database_stays_503(container: Container) -> None:
+    container.settings.override(providers.Object(settings_for(UNREACHABLE_PG)))
+    with TestClient(create_app(container)) as client:
+        statuses = [client.get("/health/ready").status_code for _ in range(3)]
+    assert statuses == [503] * 3

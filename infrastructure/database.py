@@ -241,6 +241,14 @@ class ReadinessProbe:
         self._checked_at: float | None = None
         self._failure: str | None = None
 
+    def recent(self) -> bool | None:
+        """The last answer (did the database answer?) if it is younger than ``max_age``,
+        else ``None``. No I/O and no lock: the event loop may ask, and skip a thread."""
+        checked_at, failure = self._checked_at, self._failure
+        if checked_at is None or self._clock() - checked_at >= self.max_age:
+            return None
+        return failure is None
+
     def check(self) -> None:
         """Return if the database answered, within ``max_age``; else raise
         ``DatabaseUnreachable``."""
@@ -249,6 +257,7 @@ class ReadinessProbe:
         try:
             now = self._clock()
             if self._checked_at is None or now - self._checked_at >= self.max_age:
+                # Failure first: a reader between the two assignments sees a stale time.
                 self._failure = self._select_one()
                 self._checked_at = now
             failure = self._failure

@@ -81,3 +81,25 @@ def test_a_kept_connection_that_died_is_replaced_without_a_failed_probe(
     probe.check()
 
     probe.close()
+
+
+def test_a_recent_answer_is_known_without_asking(
+    probe: ReadinessProbe, clock: StoppedClock
+) -> None:
+    assert probe.recent() is None  # never asked
+    probe.check()
+    statements = _count(probe, "before_cursor_execute")
+
+    assert probe.recent() is True
+    clock.now += 1
+    assert probe.recent() is None
+    assert statements == []
+
+
+def test_a_recent_failure_is_known_without_asking(clock: StoppedClock) -> None:
+    probe = ReadinessProbe(settings_for(UNREACHABLE_PG), clock=clock)
+    with pytest.raises(DatabaseUnreachable):
+        probe.check()
+
+    assert probe.recent() is False
+    probe.close()

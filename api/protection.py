@@ -4,6 +4,8 @@ password endpoints, and headers that keep browsers and caches from misusing resp
 Pure ASGI, as in ``api.middleware``: no task or threadpool hop per request.
 """
 
+import ipaddress
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware import _send_error
@@ -11,6 +13,20 @@ from infrastructure.rate_limits import AddressLimit
 
 # Login and registration: each one costs a password hash, and login is where guessing happens.
 PASSWORD_ROUTES = frozenset({("POST", "/api/users"), ("POST", "/api/users/login")})
+
+
+def client_key(host: str) -> str:
+    """What the limit counts by: an IPv4 address, or an IPv6 address's /64 (the block one
+    host or household gets; counting each address would give it 2**64 allowances)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host  # not an address (a test client, a unix socket's peer name)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class AddressRateLimit:
@@ -34,7 +50,7 @@ class AddressRateLimit:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        retry_after = await self.limit.admit(client[0] if client else "unknown")
+        retry_after = await self.limit.admit(client_key(client[0]) if client else "unknown")
         if retry_after is not None:
             await _send_error(
                 send,

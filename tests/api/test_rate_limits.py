@@ -137,3 +137,14 @@ def test_behind_a_trusted_proxy_each_forwarded_address_counts_on_its_own(
         assert login("198.51.100.2") == 401
         # A client cannot pose as another by adding its own X-Forwarded-For entry.
         assert login("198.51.100.2, 198.51.100.1") == 429
+
+
+def test_ipv6_addresses_count_by_their_64_bit_prefix(limited: Limited) -> None:
+    # One host is given a whole /64: counting each address would give it 2**64 allowances.
+    with limited(address="2001:db8:1:2::1", auth_requests_per_address_per_minute=1) as client:
+        assert_error(_login(client, "a@example.com", "x"), 401)
+        app = client.app
+        with TestClient(app, client=("2001:db8:1:2:ffff::9", 40000)) as same_network:
+            _assert_too_many(_login(same_network, "a@example.com", "x"), 60)
+        with TestClient(app, client=("2001:db8:1:3::1", 40000)) as next_network:
+            assert_error(_login(next_network, "a@example.com", "x"), 401)

@@ -159,10 +159,10 @@ def only_read(connection: Connection) -> bool:
 def connection_budget_problem(settings: Settings, workers: int) -> str | None:
     """Why ``workers`` processes with this pool could exceed the server's connections, if so.
 
-    Each worker may hold ``pool_size + pool_max_overflow`` connections; together they must
-    fit in ``max_connections`` less the connections reserved for superusers. ``None`` when
-    they fit, or when the database is SQLite or cannot be asked now (it is checked again
-    at the next start).
+    Each worker may hold ``pool_size + pool_max_overflow`` connections, and its readiness
+    probe one more; together they must fit in ``max_connections`` less the connections
+    reserved for superusers. ``None`` when they fit, or when the database is SQLite or
+    cannot be asked now (it is checked again at the next start).
     """
     if settings.is_sqlite:
         return None
@@ -180,11 +180,13 @@ def connection_budget_problem(settings: Settings, workers: int) -> str | None:
         engine.dispose()
     except Exception:
         return None
-    wanted = workers * (settings.pool_size + settings.pool_max_overflow)
+    # Each worker also keeps its readiness probe's connection (ReadinessProbe).
+    wanted = workers * (settings.pool_size + settings.pool_max_overflow + 1)
     if wanted > allowed - reserved:
         return (
             f"{workers} workers x (POOL_SIZE {settings.pool_size} + POOL_MAX_OVERFLOW "
-            f"{settings.pool_max_overflow}) = {wanted} connections, but the database allows "
+            f"{settings.pool_max_overflow} + 1 readiness probe) = {wanted} connections, but "
+            "the database allows "
             f"{allowed - reserved} (max_connections {allowed} - {reserved} reserved). "
             "Lower POOL_SIZE or the number of workers, or raise max_connections."
         )

@@ -11,7 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.container import Container
 from api.errors import install_error_handlers
 from api.middleware import AdmissionLimit, BodySizeLimit, RequestContext
-from api.routers import articles, comments, health, profiles, users
+from api.protection import PASSWORD_ROUTES, AddressRateLimit, SecurityHeaders
+from api.routers import articles, comments, docs, health, profiles, users
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -47,15 +48,22 @@ def create_app(container: Container | None = None) -> FastAPI:
         summary="The RealWorld API, built around a unit of work",
         version="1.0.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.routers.docs, with pinned assets
+        redoc_url=None,
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (users, profiles, articles, comments, health):
+    for module in (users, profiles, articles, comments, health, docs):
         app.include_router(module.router)
 
-    # The last added runs first: request context, CORS, body size, admission.
+    # The last added runs first: security headers, request context, CORS, rate limit per
+    # address, body size, admission.
     app.add_middleware(AdmissionLimit, slots=threads, timeout=settings.pool_timeout)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.auth_requests_per_address_per_minute:
+        app.add_middleware(
+            AddressRateLimit, limit=container.auth_address_limit(), routes=PASSWORD_ROUTES
+        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -67,4 +75,5 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.add_middleware(
         RequestContext, registry=container.metrics_registry(), log_requests=settings.log_requests
     )
+    app.add_middleware(SecurityHeaders)
     return app

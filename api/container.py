@@ -17,8 +17,9 @@ from application.comments import CommentService
 from application.ports import SystemClock
 from application.profiles import ProfileService
 from application.users import UserService
-from infrastructure.database import create_db_engine, create_session_factory
+from infrastructure.database import ReadinessProbe, create_db_engine, create_session_factory
 from infrastructure.instrumentation import DatabaseMetrics
+from infrastructure.rate_limits import AddressLimit, LimitsLoginAttempts
 from infrastructure.security import Argon2PasswordHasher, JwtTokenService
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
@@ -37,10 +38,18 @@ def _engine(settings: Settings) -> Iterator[Engine]:
     engine.dispose()
 
 
+def _readiness_probe(settings: Settings) -> Iterator[ReadinessProbe]:
+    """The process's probe; ``container.shutdown_resources()`` closes its connection."""
+    probe = ReadinessProbe(settings)
+    yield probe
+    probe.close()
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
 
     engine = providers.Resource(_engine, settings)
+    readiness_probe = providers.Resource(_readiness_probe, settings)
     metrics_registry = providers.Singleton(CollectorRegistry)
     db_metrics = providers.Singleton(DatabaseMetrics, metrics_registry)
     session_factory = providers.Singleton(_session_factory, engine, db_metrics)
@@ -59,7 +68,23 @@ class Container(containers.DeclarativeContainer):
         ttl_seconds=settings.provided.jwt_ttl_seconds,
     )
 
-    user_service = providers.Factory(UserService, uow=uow, hasher=hasher, tokens=tokens)
+    # Counts live as long as the process (or in the shared store RATE_LIMIT_STORAGE_URL names).
+    login_attempts = providers.Singleton(
+        LimitsLoginAttempts,
+        storage_url=settings.provided.rate_limit_storage_url,
+        limit=settings.provided.login_failures_per_account,
+        window_seconds=settings.provided.login_failure_window_seconds,
+    )
+    auth_address_limit = providers.Singleton(
+        AddressLimit,
+        storage_url=settings.provided.rate_limit_storage_url,
+        per_minute=settings.provided.auth_requests_per_address_per_minute,
+        scope="auth",
+    )
+
+    user_service = providers.Factory(
+        UserService, uow=uow, hasher=hasher, tokens=tokens, login_attempts=login_attempts
+    )
     profile_service = providers.Factory(ProfileService, uow=uow)
     article_service = providers.Factory(ArticleService, uow=uow, clock=clock)
     comment_service = providers.Factory(CommentService, uow=uow, clock=clock)

@@ -11,7 +11,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from api.middleware import new_request_id
-from application.errors import ConcurrentUpdate, NotAuthenticated, TemporarilyUnavailable
+from api.protection import NOSNIFF
+from application.errors import (
+    ConcurrentUpdate,
+    NotAuthenticated,
+    TemporarilyUnavailable,
+    TooManyAttempts,
+)
 from domain.errors import (
     AlreadyExists,
     DomainError,
@@ -53,6 +59,11 @@ def _unavailable(_request: Request, error: Exception) -> JSONResponse:
     return error_response(503, str(error), headers={"Retry-After": str(error.retry_after)})
 
 
+def _too_many_attempts(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, TooManyAttempts)
+    return error_response(429, str(error), headers={"Retry-After": str(error.retry_after)})
+
+
 def _concurrent_update(_request: Request, error: Exception) -> JSONResponse:
     return error_response(409, str(error))
 
@@ -78,7 +89,9 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None) or new_request_id()
     log.exception("unhandled error, request id %s", request_id, exc_info=error)
     return error_response(
-        500, f"internal error (request id {request_id})", headers={"X-Request-ID": request_id}
+        500,
+        f"internal error (request id {request_id})",
+        headers={"X-Request-ID": request_id, **NOSNIFF},
     )
 
 
@@ -86,6 +99,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.add_exception_handler(TemporarilyUnavailable, _unavailable)
+    app.add_exception_handler(TooManyAttempts, _too_many_attempts)
     app.add_exception_handler(ConcurrentUpdate, _concurrent_update)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -15,3 +15,11 @@ class TemporarilyUnavailable(Exception):
 
 class ConcurrentUpdate(Exception):
     """Another transaction changed the same data at the same time; retrying may succeed."""
+
+
+class TooManyAttempts(Exception):
+    """Too many attempts (failed logins on one account) in a while: refused without trying."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after

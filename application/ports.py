@@ -20,6 +20,20 @@ class TokenService(Protocol):
         ...
 
 
+class LoginAttempts(Protocol):
+    """Counts attempts to log in to an account, keyed by the email asked for (known or
+    not, so the limit tells nobody which emails have accounts), to stop password guessing."""
+
+    def admit(self, account: str) -> int | None:
+        """Count an attempt on ``account``: ``None`` if it may go on, or the seconds until
+        one may, when the account has had its limit of attempts in the window."""
+        ...
+
+    def succeeded(self, account: str) -> None:
+        """The attempt was right: neither it nor the account's earlier failures count."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware, in UTC."""

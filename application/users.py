@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
-from application.errors import NotAuthenticated
-from application.ports import PasswordHasher, TokenService
+from application.errors import NotAuthenticated, TooManyAttempts
+from application.ports import LoginAttempts, PasswordHasher, TokenService
 from application.read_models import AuthenticatedUser, UserView
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
@@ -58,10 +58,19 @@ def _identity(user: User) -> tuple[int, UserView]:
 class UserService:
     """Use cases of the user aggregate: register, log in, read and update the current user."""
 
-    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, tokens: TokenService) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        hasher: PasswordHasher,
+        tokens: TokenService,
+        *,
+        login_attempts: LoginAttempts | None = None,
+    ) -> None:
+        """``login_attempts`` limits failed logins per account; ``None``: no limit."""
         self.uow = uow
         self.hasher = hasher
         self.tokens = tokens
+        self.login_attempts = login_attempts
 
     @retry_on_conflict
     def register(self, *, username: str, email: str, password: str) -> AuthenticatedUser:
@@ -79,9 +88,13 @@ class UserService:
 
     def login(self, *, email: str, password: str) -> AuthenticatedUser:
         try:
-            email = rules.normalize_email(email)
+            account = email = rules.normalize_email(email)
         except ValidationFailed:
-            email = ""
+            account, email = email, ""  # counted as asked for: it matches no account
+        # Counted before anything else, so a locked account costs no query and no hashing,
+        # and concurrent guesses cannot all slip in before the first failure is counted.
+        if self.login_attempts is not None and (retry_after := self.login_attempts.admit(account)):
+            raise TooManyAttempts("too many failed logins; please retry later", retry_after)
         with self.uow:
             user = self.uow.users.get_by_email(email) if email else None
             found = (_identity(user), user.password_hash) if user is not None else None
@@ -92,6 +105,8 @@ class UserService:
         (user_id, view), password_hash = found
         if not self.hasher.verify(password_hash, password):
             raise InvalidCredentials("email or password is invalid")
+        if self.login_attempts is not None:
+            self.login_attempts.succeeded(account)
         return AuthenticatedUser(user=view, token=self.tokens.issue(user_id))
 
     def current(self, user_id: int) -> UserView:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 from load import PASSWORD, Ledger
-from stack import service_backends
+from stack import METRICS_TOKEN, service_backends
 
 
 @dataclass
@@ -41,7 +41,10 @@ def _problems(name: str, problems: list[str], seen: str) -> Check:
 
 def scrape_metrics(base_url: str) -> dict[str, float]:
     """The unlabelled samples of ``/metrics`` by name."""
-    text = httpx.get(f"{base_url}/metrics", timeout=5).text
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    response = httpx.get(f"{base_url}/metrics", headers=headers, timeout=5)
+    response.raise_for_status()  # a refusal must not read as "no samples": no leaks seen
+    text = response.text
     samples: dict[str, float] = {}
     for line in text.splitlines():
         if line and not line.startswith("#") and "{" not in line:

@@ -84,7 +84,7 @@ class Target:
     ledger: Ledger = field(default_factory=Ledger)
     users: list[User] = field(default_factory=list)
     storm_users: list[User] = field(default_factory=list)
-    max_backends: int | None = POOL_SIZE
+    max_backends: int | None = POOL_SIZE + 1  # the pool and the readiness probe's connection
     log_mark: int = 0  # where the current fault's part of the service log begins
 
     def driver(self, seed: int = 0) -> LoadDriver:

@@ -26,6 +26,7 @@ PG_PORT = 5432
 # (application_name 'conduit') never count them.
 HELPER_APP_NAME = "conduit-faults"
 JWT_SECRET = "faults-" + "x" * 48
+METRICS_TOKEN = "faults-metrics-" + "m" * 32
 
 # The service as the fault plan runs it: a small pool and short server-side timeouts, so
 # that faults show up within seconds. Argon2 is cheap: password hashing is not under test,
@@ -42,6 +43,11 @@ SERVICE_SETTINGS = {
     "ARGON2_MEMORY_COST_KIB": "1024",
     "ARGON2_PARALLELISM": "1",
     "LOG_REQUESTS": "true",
+    "METRICS_TOKEN": METRICS_TOKEN,  # the invariants read /metrics
+    # The load registers and logs in many users from one address; faults that are about the
+    # limits themselves pass their own.
+    "AUTH_REQUESTS_PER_ADDRESS_PER_MINUTE": "0",
+    "LOGIN_FAILURES_PER_ACCOUNT": "1000000",
 }
 
 

@@ -1,6 +1,6 @@
 """Configuration from the environment (and an optional ``.env`` file)."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Good enough for the embedded SQLite default on a laptop; refused for PostgreSQL.
@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []  # e.g. CORS_ORIGINS='["https://app.example.com"]'
     log_requests: bool = True  # one structured log line per request
 
+    # Abuse limits (429 + Retry-After). Far above what people behind one address, the
+    # official collection or a frontend do; a guessing or flooding client meets them.
+    login_failures_per_account: int = Field(default=10, ge=1)
+    login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+    auth_requests_per_address_per_minute: int = Field(default=120, ge=0)  # 0: no limit
+    # Where the counts live: memory:// (each process its own), or e.g. redis://host:6379
+    # to share them between processes and hosts (needs the redis package: limits[redis]).
+    rate_limit_storage_url: str = "memory://"
+
+    # /metrics on the API port answers only `Authorization: Bearer <this>`; unset: 404.
+    metrics_token: str | None = Field(default=None, min_length=16)
+
     # SQLite
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
@@ -43,6 +55,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def is_sqlite(self) -> bool:

@@ -35,8 +35,18 @@ def pg_url() -> str:
     return os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
 
 
+# The suite registers and logs in hundreds of users from one address: limits it never meets.
+# The tests of the limits set small ones.
+GENEROUS_LIMITS = {
+    "login_failures_per_account": 1_000_000,
+    "auth_requests_per_address_per_minute": 1_000_000,
+}
+
+
 def settings_for(database_url: str, **overrides: object) -> Settings:
-    return Settings(database_url=database_url, jwt_secret=TEST_JWT_SECRET, **overrides)
+    return Settings(
+        database_url=database_url, jwt_secret=TEST_JWT_SECRET, **{**GENEROUS_LIMITS, **overrides}
+    )
 
 
 def _ensure_pg_database(url: str) -> None:

@@ -8,6 +8,7 @@ tests/integration/test_repository_contract.py run the same tests against both.
 What they do not do is roll back: a fake unit of work only records that it would have.
 """
 
+import math
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -304,6 +305,17 @@ class FakePasswordHasher:
         return password_hash == self.hash(password)
 
 
+class CountingHasher(FakePasswordHasher):
+    """Counts the passwords it verified: the expensive step, in production."""
+
+    def __init__(self) -> None:
+        self.verified = 0
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.verified += 1
+        return super().verify(password_hash, password)
+
+
 class FakeTokenService:
     def issue(self, user_id: int) -> str:
         return f"token-for-{user_id}"
@@ -326,3 +338,27 @@ class FixedClock:
 
     def advance(self, seconds: float = 1) -> None:
         self.moment += timedelta(seconds=seconds)
+
+
+class FakeLoginAttempts:
+    """The LoginAttempts port as a moving window per account, on a clock the test moves."""
+
+    def __init__(self, limit: int = 3, window_seconds: float = 900) -> None:
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self.now = 0.0
+        self.attempts: dict[str, list[float]] = {}
+
+    def admit(self, account: str) -> int | None:
+        recent = [t for t in self.attempts.get(account, []) if t > self.now - self.window_seconds]
+        if len(recent) >= self.limit:
+            self.attempts[account] = recent
+            return max(1, math.ceil(recent[0] + self.window_seconds - self.now))
+        self.attempts[account] = [*recent, self.now]
+        return None
+
+    def succeeded(self, account: str) -> None:
+        self.attempts.pop(account, None)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -42,11 +42,17 @@ def test_readiness_fails_fast_when_the_database_is_unreachable(container) -> Non
     assert live.status_code == 200
 
 
-def test_metrics_report_requests_pool_and_sessions(client: TestClient, register) -> None:
-    alice = register("alice")
-    for _ in range(3):
-        client.get("/api/articles", headers=auth(alice))
-    text = client.get("/metrics").text
+def test_metrics_report_requests_pool_and_sessions(container, settings) -> None:
+    token = "a-metrics-token-for-the-tests"
+    container.settings.override(
+        providers.Object(settings.model_copy(update={"metrics_token": token}))
+    )
+    with TestClient(create_app(container)) as client:
+        user = {"username": "alice", "email": "alice@example.com", "password": "secret"}
+        alice = client.post("/api/users", json={"user": user}).json()["user"]
+        for _ in range(3):
+            client.get("/api/articles", headers=auth(alice))
+        text = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
     assert (
         'conduit_http_request_duration_seconds_count{method="GET",route="/api/articles",'
         'status="200"} 3.0' in text

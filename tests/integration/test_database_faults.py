@@ -100,7 +100,7 @@ def test_more_connections_than_the_server_allows_is_a_clear_problem(postgresql_u
     settings = settings_for(postgresql_url, pool_size=15, pool_max_overflow=5)
     assert connection_budget_problem(settings, workers=1) is None
     problem = connection_budget_problem(settings, workers=1000)
-    assert problem is not None and "= 20000 connections" in problem
+    assert problem is not None and "= 21000 connections" in problem
 
 
 def test_serve_refuses_a_configuration_the_database_cannot_carry(postgresql_url: str) -> None:

@@ -8,7 +8,7 @@ from application.users import UserChanges, UserService
 from domain.errors import AlreadyExists, InvalidCredentials, ValidationFailed
 from domain.users import User
 from tests.factories import UserFactory, store
-from tests.fakes import FakePasswordHasher, FakeTokenService, FakeUnitOfWork
+from tests.fakes import CountingHasher, FakePasswordHasher, FakeTokenService, FakeUnitOfWork
 
 
 @pytest.fixture
@@ -144,15 +144,6 @@ def test_login_with_an_unknown_or_malformed_email_is_the_same_invalid_credential
 ) -> None:
     with pytest.raises(InvalidCredentials, match="email or password is invalid"):
         users.login(email=email, password="alice-secret")
-
-
-class CountingHasher(FakePasswordHasher):
-    def __init__(self) -> None:
-        self.verified = 0
-
-    def verify(self, password_hash: str, password: str) -> bool:
-        self.verified += 1
-        return super().verify(password_hash, password)
 
 
 def test_login_with_an_unknown_email_still_verifies_a_password(

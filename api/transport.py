@@ -10,11 +10,15 @@ size). This subclass adds, per connection:
 - a body timeout: the whole body must arrive within ``body_timeout`` of the headers;
 - a cap on the request line and headers together (``max_header_bytes``), counted before
   the parser sees the bytes, so refusing a huge header costs no more than reading the cap;
-- a cap on open connections per worker (``max_connections``), refused as soon as they are
-  accepted.
+- a cap on open connections per worker (``max_connections``): a new connection over it
+  closes the connection that has waited on its client longest (idle, or with a request
+  still arriving), as nginx reuses idle keep-alive connections; only when every
+  connection is waiting on the server is the new one refused (503, closed at once). So
+  sockets held open by one client cannot lock the others out, and cannot exhaust the file
+  descriptors either.
 
 A client over a limit gets 408 or 431 and the connection is closed (one that sent nothing
-is just closed); one over the connection cap gets 503 and is closed at once. Idle
+is just closed). Idle
 keep-alive connections are uvicorn's own ``timeout_keep_alive``. The timers cost nothing
 for a request that arrives in one piece: the header timer is armed once per connection,
 and a timer is armed again only when a request arrives in parts.
@@ -37,6 +41,11 @@ from infrastructure.settings import Settings
 # After refusing a request that is still arriving, read and drop what the client sends for
 # this long before closing, so that it reads our answer instead of a connection reset.
 LINGER_SECONDS = 2.0
+
+# The connections waiting on their client (new, between requests, or with a request still
+# arriving), the longest waiting first: the ones to close when the cap is reached. One
+# uvicorn server per process (each worker process has its own).
+_waiting_on_client: dict["GuardedHttpToolsProtocol", None] = {}
 
 
 @dataclass(frozen=True)
@@ -123,17 +132,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
+        if len(self.connections) > self.limits.max_connections and not _make_room():
             # Closed at once, not lingering: a flood of connections must not hold sockets.
             self._refused = True
             transport.write(_response(503, "too many connections; please retry"))
             transport.close()
             return
+        _waiting_on_client[self] = None
         self._deadline = self.loop.call_later(self.limits.header_timeout, self._expire)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        _waiting_on_client.pop(self, None)
         self._disarm()
         super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        pipelined = bool(self.pipeline)  # the next request is complete: our turn again
+        super().on_response_complete()
+        if not pipelined and not self.transport.is_closing():
+            _waiting_on_client[self] = None  # the newest: last to be closed for room
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -165,6 +182,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        _waiting_on_client.pop(self, None)  # the server's turn
         self._disarm()
         self._head_bytes = 0
         super().on_message_complete()
@@ -186,18 +204,38 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         else:
             self._refuse(408, "the request did not arrive in time")
 
-    def _refuse(self, status: int, message: str) -> None:
-        """Answer ``status`` in place of the request still arriving, then close."""
+    def _drop(self) -> None:
+        """Close at once: room for a new connection."""
+        _waiting_on_client.pop(self, None)
         self._disarm()
+        self._refused = True
+        self._abandon_request()
+        self.transport.close()
+
+    def _abandon_request(self) -> None:
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             # Its application task (reading the body, or waiting for it) sees a disconnect,
             # and anything it answers goes nowhere.
             cycle.disconnected = True
             cycle.message_event.set()
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer ``status`` in place of the request still arriving, then close."""
+        self._disarm()
+        self._abandon_request()
         self._refused = True
         self.transport.write(_response(status, message))
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.flow.resume_reading()
         self._deadline = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+
+def _make_room() -> bool:
+    """Close the connection that has waited on its client longest, if there is one."""
+    oldest = next(iter(_waiting_on_client), None)
+    if oldest is None:
+        return False
+    oldest._drop()
+    return True

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(default=30.0, gt=0)
     keepalive_timeout_seconds: float = Field(default=5.0, gt=0)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # line + headers; over: 431
-    max_connections: int = Field(default=1000, ge=1)  # open per worker; beyond: 503, closed
+    # Open per worker; beyond it the one idle longest is closed (503 if none is idle).
+    max_connections: int = Field(default=1000, ge=1)
     # Admission (api.middleware): how long a request waits for a slot once its body is in.
     admission_timeout_seconds: float = Field(default=10.0, gt=0)
     # Requests that hash a password at once per worker; 0: CPUs / ARGON2_PARALLELISM.

@@ -10,8 +10,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.container import Container
 from api.errors import install_error_handlers
-from api.middleware import AdmissionLimit, BodySizeLimit, RequestContext
-from api.protection import PASSWORD_ROUTES, AddressRateLimit, SecurityHeaders
+from api.middleware import Admission, RequestContext
+from api.protection import AddressRateLimit, SecurityHeaders
 from api.routers import articles, comments, docs, health, profiles, users
 
 
@@ -26,10 +26,13 @@ def create_app(container: Container | None = None) -> FastAPI:
     settings = container.settings()
     if problem := settings.insecure_for_serving():
         raise RuntimeError(f"refusing to serve: {problem}")
-    # One thread per connection the pool may hand out: a request that holds a thread never
-    # waits long for a connection, and the admission limit below answers the excess with
-    # 503 after POOL_TIMEOUT instead of letting it queue for threads without bound.
-    threads = settings.pool_size + settings.pool_max_overflow
+    # Admission (api.middleware): one slot per connection the pool may hand out, so a
+    # request that holds a slot never waits long for a connection; and a lane of its own for
+    # the requests that hash a password, so that a flood of them cannot take those slots.
+    # One thread per slot of either lane: an admitted request never waits for a thread.
+    slots = settings.pool_size + settings.pool_max_overflow
+    password_slots = settings.password_hashing_slots
+    threads = slots + password_slots
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -57,12 +60,18 @@ def create_app(container: Container | None = None) -> FastAPI:
         app.include_router(module.router)
 
     # The last added runs first: security headers, request context, CORS, rate limit per
-    # address, body size, admission.
-    app.add_middleware(AdmissionLimit, slots=threads, timeout=settings.pool_timeout)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # address, admission (the body read first).
+    app.add_middleware(
+        Admission,
+        max_bytes=settings.max_body_bytes,
+        slots=slots,
+        password_slots=password_slots,
+        password_routes=users.HASHES_PASSWORDS,
+        timeout=settings.admission_timeout_seconds,
+    )
     if settings.auth_requests_per_address_per_minute:
         app.add_middleware(
-            AddressRateLimit, limit=container.auth_address_limit(), routes=PASSWORD_ROUTES
+            AddressRateLimit, limit=container.auth_address_limit(), routes=users.SIGNS_IN
         )
     if settings.cors_origins:
         app.add_middleware(

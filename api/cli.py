@@ -8,10 +8,6 @@ from pydantic import ValidationError
 from infrastructure.migrations import upgrade_to_head
 from infrastructure.settings import Settings
 
-# The server stack (bench/ceiling.py serves its baseline with the same). No access log:
-# our own line per request replaces it (api.middleware).
-UVICORN_OPTIONS = {"loop": "auto", "http": "auto", "access_log": False}
-
 
 def migrate(_args: argparse.Namespace) -> None:
     settings = Settings()
@@ -22,12 +18,15 @@ def migrate(_args: argparse.Namespace) -> None:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from api.transport import allow_open_files, uvicorn_options
     from infrastructure.database import connection_budget_problem
 
     settings = Settings()
     problem = settings.insecure_for_serving() or connection_budget_problem(settings, args.workers)
     if problem:
         sys.exit(f"conduit: refusing to start: {problem}")
+    if warning := allow_open_files(settings):
+        print(f"conduit: warning: {warning}", file=sys.stderr, flush=True)
 
     print(f"Conduit API on http://{args.host}:{args.port}/api (docs: /docs)", flush=True)
     uvicorn.run(
@@ -40,7 +39,7 @@ def serve(args: argparse.Namespace) -> None:
         # On SIGTERM: stop accepting, let in-flight requests finish for this long, then the
         # lifespan disposes of the engine (its connections close).
         timeout_graceful_shutdown=args.timeout_graceful_shutdown,
-        **UVICORN_OPTIONS,
+        **uvicorn_options(settings),
     )
 
 

@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids, the per-request log line and metrics, body size, admission.
+"""ASGI middleware: request ids, the per-request log line and metrics, admission (body first).
 
 All pure ASGI (no BaseHTTPMiddleware), so they add no task or threadpool hop per request.
 """
@@ -33,7 +33,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _send_error(send: Send, status: int, message: str, headers: dict[str, str]) -> None:
+async def send_error(send: Send, status: int, message: str, headers: dict[str, str]) -> None:
     body = json.dumps({"errors": {"body": [message]}}).encode()
     raw_headers = [
         (b"content-type", b"application/json"),
@@ -103,14 +103,46 @@ class RequestContext:
                     )
 
 
-class BodySizeLimit:
-    """Refuses bodies over ``max_bytes`` with 413: by ``Content-Length`` before reading any of
-    it, and while reading for bodies sent without one (chunked)."""
+class Admission:
+    """Reads a request's whole body, then admits it to its lane, then replays the body.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Nothing scarce is taken before the body is in: a client that sends its body slowly (or
+    never) holds no slot, no thread and no connection, only its own socket, which the
+    transport's body timeout closes (``api.transport``).
+
+    - The body: over ``max_bytes`` is 413, by ``Content-Length`` before reading any of it,
+      and while reading for a body sent without one (chunked).
+    - The lanes, for ``/api`` requests: the routes in ``password_routes`` (their use cases
+      hash a password: about a third of a second of CPU each) take a slot of the password
+      lane, every other request a slot of the database lane. So a flood of logins queues
+      behind its own few slots and never takes the slots the rest of the API needs. A
+      request waits up to ``timeout`` seconds for a slot, then gets 503 with
+      ``Retry-After``: a burst of several times the slots waits its turn, and the wait is
+      bounded. The probes (outside ``/api``) never wait.
+
+    The threadpool has one thread per slot of both lanes (``api.app``), so an admitted
+    request never waits for a thread.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        slots: int,
+        password_slots: int,
+        password_routes: frozenset[tuple[str, str]],
+        timeout: float,
+        prefix: str = "/api/",
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.message = f"request body is larger than {max_bytes} bytes"
+        self.too_large = f"request body is larger than {max_bytes} bytes"
+        self.slots = anyio.CapacityLimiter(slots)
+        self.password_slots = anyio.CapacityLimiter(password_slots)
+        self.password_routes = password_routes
+        self.timeout = timeout
+        self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,71 +150,66 @@ class BodySizeLimit:
             return
         length = _header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _send_error(send, 413, self.message, {})
+            await send_error(send, 413, self.too_large, {})
             return
-        received = 0
-        too_large = started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received, too_large
-            if too_large:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                # Stop reading: to the app the client is gone. Its answer is dropped below.
-                too_large = True
-                return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if too_large:
+        if (length is not None and length != "0") or _header(scope, b"transfer-encoding"):
+            body = await self._read_body(receive, send)
+            if body is None:
                 return
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, guarded_send)
-        except Exception:
-            if not too_large:
-                raise
-        if too_large and not started:
-            await _send_error(send, 413, self.message, {})
-
-
-class AdmissionLimit:
-    """At most ``slots`` API requests in flight; the rest wait up to ``timeout`` seconds for
-    a slot, then get 503 with ``Retry-After``.
-
-    The threadpool has as many threads as the pool has connections (see ``api.app``), so a
-    request that got a slot never waits long for a thread or a connection, and a burst
-    beyond capacity is answered quickly instead of queueing without bound.
-    """
-
-    def __init__(self, app: ASGIApp, slots: int, timeout: float, prefix: str = "/api/") -> None:
-        self.app = app
-        self.slots = anyio.CapacityLimiter(slots)
-        self.timeout = timeout
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            receive = _replay(body, receive)
+        if not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
+        lane = (
+            self.password_slots
+            if (scope["method"], scope["path"]) in self.password_routes
+            else self.slots
+        )
         borrower = object()
         try:
-            self.slots.acquire_on_behalf_of_nowait(borrower)
+            lane.acquire_on_behalf_of_nowait(borrower)
             admitted = True
         except anyio.WouldBlock:  # only then pay for a cancel scope
             admitted = False
             with anyio.move_on_after(self.timeout):
-                await self.slots.acquire_on_behalf_of(borrower)
+                await lane.acquire_on_behalf_of(borrower)
                 admitted = True
         if not admitted:
-            await _send_error(send, 503, "the service is busy; please retry", {"Retry-After": "1"})
+            await send_error(send, 503, "the service is busy; please retry", {"Retry-After": "1"})
             return
         try:
             await self.app(scope, receive, send)
         finally:
-            self.slots.release_on_behalf_of(borrower)
+            lane.release_on_behalf_of(borrower)
+
+    async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
+        """The whole body; None if the client left first or it was too large (answered)."""
+        chunks = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None  # gone before it sent everything: nobody to answer
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await send_error(send, 413, self.too_large, {})
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` that gives ``body`` first, whole, then whatever the server says next
+    (a disconnect, if the client leaves while the request is served)."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

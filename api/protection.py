@@ -8,11 +8,8 @@ import ipaddress
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.middleware import _send_error
+from api.middleware import send_error
 from infrastructure.rate_limits import AddressLimit
-
-# Login and registration: each one costs a password hash, and login is where guessing happens.
-PASSWORD_ROUTES = frozenset({("POST", "/api/users"), ("POST", "/api/users/login")})
 
 
 def client_key(host: str) -> str:
@@ -52,7 +49,7 @@ class AddressRateLimit:
         client = scope.get("client")
         retry_after = await self.limit.admit(client_key(client[0]) if client else "unknown")
         if retry_after is not None:
-            await _send_error(
+            await send_error(
                 send,
                 429,
                 "too many requests from your address; please retry later",

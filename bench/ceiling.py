@@ -141,7 +141,8 @@ def main() -> None:
 
     import uvicorn
 
-    from api.cli import UVICORN_OPTIONS
+    from api.transport import uvicorn_options
+    from infrastructure.settings import Settings
 
     uvicorn.run(
         "ceiling:create_app",
@@ -149,7 +150,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        **UVICORN_OPTIONS,
+        **uvicorn_options(Settings()),
     )
 
 

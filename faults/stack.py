@@ -35,6 +35,9 @@ SERVICE_SETTINGS = {
     "POOL_SIZE": "5",
     "POOL_MAX_OVERFLOW": "0",
     "POOL_TIMEOUT": "2",
+    # A request waits for an admission slot as long as for a connection: the fault runs
+    # count an answer slower than load.CLIENT_TIMEOUT (10 s, the default here) as a hang.
+    "ADMISSION_TIMEOUT_SECONDS": "2",
     "STATEMENT_TIMEOUT_MS": "2000",
     "LOCK_TIMEOUT_MS": "1000",
     "IDLE_IN_TRANSACTION_TIMEOUT_MS": "5000",

@@ -1,5 +1,7 @@
 """Configuration from the environment (and an optional ``.env`` file)."""
 
+import os
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +35,19 @@ class Settings(BaseSettings):
 
     # HTTP
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The transport (api.transport), per worker process: what a slow, idle or oversized
+    # client may hold. The request line and headers must arrive within the header timeout,
+    # the body within the body timeout after them (else 408 and the connection is closed).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keepalive_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # line + headers; over: 431
+    # Open per worker; beyond it the one idle longest is closed (503 if none is idle).
+    max_connections: int = Field(default=1000, ge=1)
+    # Admission (api.middleware): how long a request waits for a slot once its body is in.
+    admission_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Requests that hash a password at once per worker; 0: CPUs / ARGON2_PARALLELISM.
+    password_hashing_concurrency: int = Field(default=0, ge=0)
     cors_origins: list[str] = []  # e.g. CORS_ORIGINS='["https://app.example.com"]'
     log_requests: bool = True  # one structured log line per request
 
@@ -62,6 +77,14 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     @property
+    def password_hashing_slots(self) -> int:
+        """``PASSWORD_HASHING_CONCURRENCY``, or as many hashes as the CPUs run at once:
+        argon2 runs each hash on ``ARGON2_PARALLELISM`` threads of its own."""
+        if self.password_hashing_concurrency:
+            return self.password_hashing_concurrency
+        return max(1, _usable_cpus() // self.argon2_parallelism)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -70,3 +93,10 @@ class Settings(BaseSettings):
         if not self.is_sqlite and self.jwt_secret == DEFAULT_JWT_SECRET:
             return "JWT_SECRET must be set to a secret of your own when DATABASE_URL is not SQLite"
         return None
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (a container's or taskset's share, on Linux)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -7,6 +7,15 @@ from application.users import UserChanges
 
 router = APIRouter(prefix="/api", tags=["User and Authentication"], responses=errors(422, 503))
 
+# The routes whose use case hashes a password (the update only when it changes one): they
+# are admitted to the password lane, not the database lane (api.middleware.Admission).
+HASHES_PASSWORDS = frozenset(
+    {("POST", "/api/users"), ("POST", "/api/users/login"), ("PUT", "/api/user")}
+)
+# Registration and login: limited per client address (api.protection.AddressRateLimit), as
+# each costs a password hash and login is where guessing happens.
+SIGNS_IN = frozenset({("POST", "/api/users"), ("POST", "/api/users/login")})
+
 
 @router.post(
     "/users", status_code=201, response_model=UserResponse, responses=errors(400, 409, 413)

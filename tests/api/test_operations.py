@@ -10,9 +10,10 @@ import httpx
 import pytest
 from dependency_injector import providers
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp
 
 from api.app import create_app
-from api.middleware import AdmissionLimit
+from api.middleware import Admission
 from tests.api.conftest import auth
 from tests.conftest import settings_for
 
@@ -143,6 +144,18 @@ def test_cors_allows_the_configured_origins(container, settings) -> None:
     assert "access-control-allow-origin" not in other.headers
 
 
+def _admission(app: ASGIApp) -> Admission:
+    """One slot in each lane; ``POST /api/login`` is the password lane's route."""
+    return Admission(
+        app,
+        max_bytes=1024,
+        slots=1,
+        password_slots=1,
+        password_routes=frozenset({("POST", "/api/login")}),
+        timeout=0.3,
+    )
+
+
 def test_requests_beyond_the_admission_limit_get_503_after_the_timeout() -> None:
     """One slot, held by a slow request: the next waits ``timeout`` seconds, then 503."""
     release = anyio.Event()
@@ -153,9 +166,9 @@ def test_requests_beyond_the_admission_limit_get_503_after_the_timeout() -> None
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    app = AdmissionLimit(slow_app, slots=1, timeout=0.3)
+    app = _admission(slow_app)
 
-    async def scenario() -> tuple[int, float, int, int]:
+    async def scenario() -> tuple[int, float, int, int, int]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             async with anyio.create_task_group() as tasks:
@@ -165,13 +178,75 @@ def test_requests_beyond_the_admission_limit_get_503_after_the_timeout() -> None
                 refused = await client.get("/api/other")
                 waited = time.monotonic() - started
                 probe = await client.get("/health/live")  # outside /api: never waits
+                login = await client.post("/api/login", content=b"{}")  # its own lane
                 release.set()
             after = await client.get("/api/other")
         assert refused.headers["Retry-After"] == "1"
-        return refused.status_code, waited, probe.status_code, after.status_code
+        return refused.status_code, waited, probe.status_code, login.status_code, after.status_code
 
-    refused, waited, probe, after = anyio.run(scenario)
+    refused, waited, probe, login, after = anyio.run(scenario)
     assert refused == 503
     assert 0.25 < waited < 1.0
     assert probe == 200
+    assert login == 200
     assert after == 200
+
+
+def test_a_request_whose_body_is_still_arriving_holds_no_slot() -> None:
+    """The only slot stays free while a body trickles in; the app then gets it whole."""
+    more = anyio.Event()
+    seen: list[bytes] = []
+
+    async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        message = await receive()
+        seen.append(message["body"])
+        assert not message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    admission = _admission(app)
+
+    async def call(path: str, chunks: list[bytes], wait_before_last: bool) -> int:
+        messages = [
+            {"type": "http.request", "body": chunk, "more_body": n < len(chunks) - 1}
+            for n, chunk in enumerate(chunks)
+        ]
+        status = 0
+
+        async def receive():  # type: ignore[no-untyped-def]
+            if wait_before_last and len(messages) == 1:
+                await more.wait()
+            return messages.pop(0)
+
+        async def send(message) -> None:  # type: ignore[no-untyped-def]
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        length = str(sum(len(c) for c in chunks)).encode()
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": path,
+            "headers": [(b"content-length", length)],
+        }
+        await admission(scope, receive, send)
+        return status
+
+    async def scenario() -> tuple[int, int]:
+        results: dict[str, int] = {}
+
+        async def slow() -> None:
+            results["slow"] = await call("/api/slow", [b'{"a"', b": 1}"], wait_before_last=True)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(slow)
+            await anyio.sleep(0.05)
+            # Admitted at once: the slow one has not taken the only slot.
+            with anyio.fail_after(5):
+                fast = await call("/api/fast", [b"{}"], wait_before_last=False)
+            more.set()
+        return fast, results["slow"]
+
+    assert anyio.run(scenario) == (200, 200)
+    assert seen == [b"{}", b'{"a": 1}']

@@ -67,6 +67,25 @@ def test_register_with_a_taken_email_commits_nothing(
     assert uow.users.get_by_username("alice2") is None
 
 
+def test_a_registration_that_will_be_refused_hashes_no_password(
+    uow: FakeUnitOfWork, alice: User
+) -> None:
+    """A burst of registrations with one email costs one hash, not one each."""
+
+    class CountingHasher(FakePasswordHasher):
+        hashed = 0
+
+        def hash(self, password: str) -> str:
+            CountingHasher.hashed += 1
+            return super().hash(password)
+
+    users = UserService(uow, CountingHasher(), FakeTokenService())
+    for username, email in (("alice2", "alice@example.com"), ("alice", "new@example.com")):
+        with pytest.raises(AlreadyExists):
+            users.register(username=username, email=email, password="s3cret")
+    assert CountingHasher.hashed == 0
+
+
 def test_register_with_a_taken_username_commits_nothing(
     uow: FakeUnitOfWork, users: UserService, alice: User
 ) -> None:

@@ -198,8 +198,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        cycle = self.cycle
-        if self._head_bytes == 0 or (cycle is not None and cycle.response_started):
+        answered = (
+            self._head_bytes is None and self.cycle is not None and self.cycle.response_started
+        )
+        if self._head_bytes == 0 or answered:
             self.transport.close()  # nothing of a request arrived, or it was answered already
         else:
             self._refuse(408, "the request did not arrive in time")

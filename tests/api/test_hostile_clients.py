@@ -196,6 +196,23 @@ def test_a_stalled_connection_is_closed(strict: Server, sent: bytes) -> None:
     assert _status(answer) in (None, 408), answer[:200]
 
 
+def test_a_later_request_stalled_on_a_keep_alive_connection_is_closed(strict: Server) -> None:
+    """The first byte of the next request ends the keep-alive wait; its headers then have
+    the header timeout. Before: open for ever."""
+    with _connect(strict) as sock:
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n")
+        reader = sock.makefile("rb")
+        assert reader.readline() == b"HTTP/1.1 200 OK\r\n"
+        while (line := reader.readline()) != b"\r\n":
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        reader.read(length)
+        sock.sendall(b"GET /api/tags HTTP/1.1\r\n")
+        answer = _read_until_closed(sock)
+    assert answer is not None, "still open"
+    assert _status(answer) in (None, 408), answer[:200]
+
+
 def test_headers_sent_a_byte_at_a_time_are_cut_off_by_the_header_timeout(strict: Server) -> None:
     """Slowloris: each byte arrives well within any per-read timeout; the whole never does."""
     header = b"GET /api/tags HTTP/1.1\r\n" + b"X-Drip: " + b"a" * 10_000

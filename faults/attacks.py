@@ -40,6 +40,7 @@ import httpx
 ATTACKS = ("slow", "idle", "header", "register", "login")
 PROBE_INTERVAL = 0.05
 PROBE_TIMEOUT = 10.0
+CLIENT_TIMEOUT = 60.0  # the bursts': longer than any admission wait, so a refusal is an answer
 CONNECT_CONCURRENCY = 200  # sockets being opened at once by the idle attack
 PASSWORD = "attacks-password"
 
@@ -350,7 +351,9 @@ async def attack_registration_burst(target: Target, profile: Profile) -> Outcome
     run = uuid.uuid4().hex[:10]
     email = f"burst-{run}@attacks.example"
     limits = httpx.Limits(max_connections=profile.burst + 5)
-    async with httpx.AsyncClient(base_url=target.base_url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=target.base_url, timeout=CLIENT_TIMEOUT, limits=limits
+    ) as client:
 
         async def register(i: int) -> str:
             body = {"user": {"username": f"b{run}{i}", "email": email, "password": PASSWORD}}
@@ -370,7 +373,7 @@ async def attack_registration_burst(target: Target, profile: Profile) -> Outcome
 async def attack_login_flood(target: Target, profile: Profile) -> Outcome:
     name = f"victim{uuid.uuid4().hex[:10]}"
     email = f"{name}@attacks.example"
-    async with httpx.AsyncClient(base_url=target.base_url, timeout=PROBE_TIMEOUT) as client:
+    async with httpx.AsyncClient(base_url=target.base_url, timeout=CLIENT_TIMEOUT) as client:
         body = {"user": {"username": name, "email": email, "password": PASSWORD}}
         registered = (await client.post("/api/users", json=body)).status_code
         if registered != 201:

@@ -10,12 +10,15 @@ what the probe saw:
            ``{``, and hold: /api/tags keeps answering 200 (median < 100 ms, none over 3 s).
   idle     N sockets that send nothing, partial headers, a partial body, or one request and
            then nothing (keep-alive): the server closes every one within ``--close-within``
-           seconds, and the probes answer 200 meanwhile.
-  header   one huge ``Authorization`` header (64 MB, a few MB with --short): refused (4xx or
-           closed) within 2 s, and /health/live stays under 2 s meanwhile.
+           seconds; meanwhile every probe is answered within 3 s (200, or 503 from a
+           connection cap refusing at once: more sockets than MAX_CONNECTIONS), and the last
+           answer of each is 200 again.
+  header   one huge ``Authorization`` header (64 MB, 16 MB with --short): refused (400, 413,
+           414, 431 or closed) within 2 s, and /health/live stays under 2 s meanwhile.
   register 30 concurrent registrations with one email: exactly 1 x 201 and 29 x 422.
-  login    20 clients posting wrong-password logins: /api/tags median <= 100 ms and no 5xx
-           (429 from a per-account or per-address limit is expected; counts are shown).
+  login    20 clients posting wrong-password logins: /api/tags median <= 100 ms (or, on a
+           machine so busy that /api/tags alone is slower, <= 3 x its median just before),
+           and no 5xx (429 from a per-account or per-address limit is expected).
 
 Prints a table and exits non-zero if any check fails. ``faults/run.py`` runs it as fault 8,
 against the service directly and through nginx.
@@ -108,6 +111,16 @@ class Probe:
         return (
             f"{path} median {ms(self.median(path))}, max {ms(self.worst(path))}; "
             f"{statuses or 'no samples'}"
+        )
+
+    def answered(self, path: str, worst: float) -> bool:
+        """Every probe got an answer within ``worst`` seconds, and the last one was 200."""
+        samples = self.of(path)
+        return (
+            bool(samples)
+            and all(s.status is not None for s in samples)
+            and self.worst(path) < worst
+            and samples[-1].status == 200
         )
 
     def healthy(self, path: str, median: float, worst: float) -> bool:
@@ -285,7 +298,7 @@ async def attack_idle(target: Target, profile: Profile) -> Outcome:
     all_closed = all(
         t is not None and t <= profile.close_within for times in by_kind.values() for t in times
     )
-    ok = all_closed and all(probe.healthy(p, 1.0, 3.0) for p in ("/health/live", "/api/tags"))
+    ok = all_closed and all(probe.answered(p, 3.0) for p in ("/health/live", "/api/tags"))
     figures = (
         f"{len(held)} of {count} sockets held (opened in {opening:.1f} s"
         + (f"; refused at once: {dict(refused)}" if refused else "")
@@ -384,6 +397,9 @@ async def attack_login_flood(target: Target, profile: Profile) -> Outcome:
         statuses: Counter[str] = Counter()
         latencies: list[float] = []
         wrong = {"user": {"email": email, "password": "wrong-" + PASSWORD}}
+        # What /api/tags costs on this machine right now, without the flood.
+        async with probing(target.base_url, "/api/tags") as quiet:
+            await asyncio.sleep(1.5)
 
         async def flood() -> None:
             while not stop.is_set():
@@ -402,11 +418,13 @@ async def attack_login_flood(target: Target, profile: Profile) -> Outcome:
         stop.set()
         await asyncio.gather(*clients)
     server_errors = sum(v for k, v in statuses.items() if not k.startswith(("2", "4")))
-    ok = probe.all_ok("/api/tags") and probe.median("/api/tags") <= 0.1 and not server_errors
+    bound = max(0.1, 3 * quiet.median("/api/tags"))
+    ok = probe.all_ok("/api/tags") and probe.median("/api/tags") <= bound and not server_errors
     counts = ", ".join(f"{k} x {v}" for k, v in statuses.most_common())
     figures = (
         f"{profile.flood_clients} clients, {profile.flood_seconds:.0f} s: {counts}; "
-        f"login median {ms(statistics.median(latencies) if latencies else float('inf'))}"
+        f"login median {ms(statistics.median(latencies) if latencies else float('inf'))}; "
+        f"/api/tags median before the flood {ms(quiet.median('/api/tags'))}"
     )
     return Outcome(
         f"login flood x{profile.flood_clients}", ok, probe.describe("/api/tags"), figures

@@ -10,9 +10,9 @@ what the probe saw:
            ``{``, and hold: /api/tags keeps answering 200 (median < 100 ms, none over 3 s).
   idle     N sockets that send nothing, partial headers, a partial body, or one request and
            then nothing (keep-alive): the server closes every one within ``--close-within``
-           seconds; meanwhile every probe is answered within 3 s (200, or 503 from a
-           connection cap refusing at once: more sockets than MAX_CONNECTIONS), and the last
-           answer of each is 200 again.
+           seconds; meanwhile every probe is answered within 3 s (200, or a cap refusing at
+           once: the service's 503 beyond MAX_CONNECTIONS, nginx's 429 beyond limit_conn),
+           and the last answer of each is 200 again.
   header   one huge ``Authorization`` header (64 MB, 16 MB with --short): refused (400, 413,
            414, 431 or closed) within 2 s, and /health/live stays under 2 s meanwhile.
   register 30 concurrent registrations with one email: exactly 1 x 201 and 29 x 422.

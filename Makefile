@@ -37,6 +37,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Slow fault runs against local PostgreSQL (restarts it!); see faults/run.py. FAULTS_ARGS="--short".
+# Fault 8 alone (hostile clients, direct and via nginx; never restarts PostgreSQL):
+#   make faults FAULTS_ARGS="--short --only 8"
 faults: $(BIN)/.installed
 	$(BIN)/python faults/run.py $(FAULTS_ARGS)
 

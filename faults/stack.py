@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -235,9 +236,15 @@ def graceful_shutdown_option() -> list[str]:
 class Server:
     """``conduit serve`` on a free port, its output in ``log_path``."""
 
-    def __init__(self, database_url: str, workdir: Path, name: str, **settings: str) -> None:
+    def __init__(
+        self, database_url: str, workdir: Path, name: str, tuned: bool = True, **settings: str
+    ) -> None:
+        """``tuned``: with SERVICE_SETTINGS (else the service's own defaults) and ``settings``."""
         self.env = app_env(
-            DATABASE_URL=database_url, JWT_SECRET=JWT_SECRET, **SERVICE_SETTINGS, **settings
+            DATABASE_URL=database_url,
+            JWT_SECRET=JWT_SECRET,
+            **(SERVICE_SETTINGS if tuned else {}),
+            **settings,
         )
         self.workdir = workdir
         self.log_path = workdir / f"server-{name}.log"
@@ -309,13 +316,68 @@ class Server:
 # -- PgBouncer ------------------------------------------------------------------------------
 
 
+def system_binary(name: str) -> str | None:
+    """A daemon's binary: on the PATH, or where Debian puts it (not on a user's PATH)."""
+    debian = Path("/usr/sbin") / name
+    return shutil.which(name) or (str(debian) if debian.exists() else None)
+
+
+def wait_listening(
+    process: subprocess.Popen, port: int, timeout: float, log: Callable[[], str]
+) -> None:
+    """Until ``process`` accepts connections on ``port``; its ``log`` in the error if not."""
+    name = Path(str(process.args[0] if isinstance(process.args, list) else process.args)).name
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited at start:\n{log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not listen within {timeout} s:\n{log()}")
+
+
+def stop_process(process: subprocess.Popen | None) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    if process is not None and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 def pgbouncer_binary() -> str | None:
-    return shutil.which("pgbouncer") or (
-        "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
-    )
+    return system_binary("pgbouncer")
 
 
-class PgBouncer:
+class Daemon:
+    """A server the fault runs start as a child process, in a directory of its own."""
+
+    log_files: tuple[str, ...] = ()  # in ``dir``
+
+    def __init__(self, prefix: str) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix=prefix))
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        """Stop it (SIGTERM, then SIGKILL) and remove its directory."""
+        stop_process(self.process)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_text(self) -> str:
+        return "\n".join(
+            path.read_text(errors="replace")
+            for path in (self.dir / name for name in self.log_files)
+            if path.exists()
+        )
+
+
+class PgBouncer(Daemon):
     """PgBouncer in transaction pooling mode in front of the local server.
 
     The app connects with ``options=-c statement_timeout=...`` (and psycopg sends
@@ -324,12 +386,11 @@ class PgBouncer:
     """
 
     IGNORED_STARTUP_PARAMETERS = "extra_float_digits,options"
+    log_files = ("stdout.log", "pgbouncer.log")
 
     def __init__(self) -> None:
         # A directory of its own: PgBouncer runs as postgres, who cannot enter our 0700 one.
-        self.dir = Path(tempfile.mkdtemp(prefix="conduit-faults-pgbouncer-"))
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
+        super().__init__("conduit-faults-pgbouncer-")
 
     def start(self, timeout: float = 10) -> None:
         binary = pgbouncer_binary()
@@ -366,31 +427,4 @@ logfile = {self.dir / "pgbouncer.log"}
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"pgbouncer exited at start:\n{self.log_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"pgbouncer did not listen within {timeout} s:\n{self.log_text()}")
-
-    def stop(self) -> None:
-        """Stop it (its server connections close) and remove its directory."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_text(self) -> str:
-        return "\n".join(
-            path.read_text(errors="replace")
-            for path in (self.dir / "stdout.log", self.dir / "pgbouncer.log")
-            if path.exists()
-        )
+        wait_listening(self.process, self.port, timeout, self.log_text)

@@ -14,7 +14,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# A fresh checkout has no JWT_SECRET: ensure-secret writes a random one to .env (once).
 run: $(BIN)/.installed
+	$(BIN)/conduit ensure-secret
 	$(BIN)/conduit migrate
 	$(BIN)/conduit serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 

@@ -38,10 +38,10 @@ _GONE = "the user of this token no longer exists"
 _ENDED = "this session ended: please sign in again"
 
 
-def require_user(uow: UnitOfWork, caller: Caller) -> User:
+def require_user(uow: UnitOfWork, caller: Caller, *, for_update: bool = False) -> User:
     """The caller's account. A token can outlive its user, or its session (the password
     changed since it was issued), and then it no longer counts."""
-    user = uow.users.get(caller.user_id)
+    user = uow.users.get(caller.user_id, for_update=for_update)
     if user is None:
         raise NotAuthenticated(_GONE)
     if user.token_generation != caller.token_generation:
@@ -131,7 +131,9 @@ class UserService:
         if changes.password is not None:
             new_hash = self.hasher.hash(rules.check_password(changes.password))
         with self.uow:
-            user = require_user(self.uow, caller)
+            # A password change locks the account: the next one then sees its generation, and
+            # its session (ended by this one) is refused instead of starting a second.
+            user = require_user(self.uow, caller, for_update=new_hash is not None)
             self._ensure_free(
                 email=email if email != user.email else None,
                 username=username if username != user.username else None,

@@ -95,7 +95,10 @@ class UserRepository(Protocol):
 
     def add(self, user: User) -> None: ...
 
-    def get(self, user_id: int) -> User | None: ...
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
+        """``for_update`` locks the user until the unit of work ends: password changes, which
+        start the next session generation from the stored one, then run one after the other."""
+        ...
 
     def exists(self, user_id: int, token_generation: int) -> bool:
         """Whether the user is stored and still in this session generation: cheaper than

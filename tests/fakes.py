@@ -42,7 +42,7 @@ class FakeUserRepository:
         user.id, self._next_id = self._next_id, self._next_id + 1
         self.users[user.id] = user
 
-    def get(self, user_id: int) -> User | None:
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
         return self.users.get(user_id)
 
     def exists(self, user_id: int, token_generation: int) -> bool:

@@ -37,8 +37,9 @@ class SqlAlchemyUserRepository:
         self.session.add(user)
         self.session.flush()
 
-    def get(self, user_id: int) -> User | None:
-        return self.session.get(User, user_id)
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
+        # FOR UPDATE on PostgreSQL; SQLite's write transactions begin IMMEDIATE (serial).
+        return self.session.get(User, user_id, with_for_update=for_update or None)
 
     def exists(self, user_id: int, token_generation: int) -> bool:
         # No entity: a third of the cost of get() (bench: 0.09 vs 0.22 ms in process).

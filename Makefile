@@ -21,7 +21,9 @@ lock: $(BIN)/.installed
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --generate-hashes \
 		--python-version 3.11 --custom-compile-command "make lock" --quiet -o requirements.lock
 
+# A fresh checkout has no JWT_SECRET: ensure-secret writes a random one to .env (once).
 run: $(BIN)/.installed
+	$(BIN)/conduit ensure-secret
 	$(BIN)/conduit migrate
 	$(BIN)/conduit serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 

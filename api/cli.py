@@ -2,17 +2,34 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
-from infrastructure.migrations import upgrade_to_head
+from infrastructure.migrations import MigrationRefused, upgrade_to_head
 from infrastructure.settings import Settings
 
 
 def migrate(_args: argparse.Namespace) -> None:
     settings = Settings()
-    upgrade_to_head(settings.database_url)
+    try:
+        upgrade_to_head(settings.database_url)
+    except MigrationRefused as refused:
+        sys.exit(f"conduit migrate: refused: {refused}")
     print(f"database migrated to the latest schema ({_safe_url(settings.database_url)})")
+
+
+def ensure_secret(args: argparse.Namespace) -> None:
+    """Give a fresh checkout a signing secret of its own: ``make run`` calls this first."""
+    from infrastructure.secrets import ensure_jwt_secret
+
+    written = ensure_jwt_secret(Path(args.env_file))
+    if written:
+        print(
+            f"conduit: wrote a new random JWT_SECRET to {args.env_file} (git-ignored). Keep it:"
+            " tokens signed with it stop working if it changes.",
+            flush=True,
+        )
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -130,6 +147,12 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser(
         "migrate", help="upgrade the database at DATABASE_URL to the latest schema"
     ).set_defaults(run=migrate)
+    secret_parser = commands.add_parser(
+        "ensure-secret",
+        help="write a random JWT_SECRET to .env unless one is set (in the environment or there)",
+    )
+    secret_parser.add_argument("--env-file", default=".env", metavar="PATH")
+    secret_parser.set_defaults(run=ensure_secret)
     serve_parser = commands.add_parser("serve", help="serve the API with uvicorn")
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8000)

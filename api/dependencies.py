@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the caller's identity and the services, from the container.
+"""FastAPI dependencies: who is calling (an ``application.caller.Caller``, from the verified
+token) and the services, from the container.
 
 They are ``async def`` on purpose: nothing here blocks (a JWT check is CPU work of
 microseconds, building a service opens no session), and an ``async`` dependency costs no
@@ -12,6 +13,7 @@ from fastapi.security import APIKeyHeader
 
 from api.container import Container
 from application.articles import ArticleService
+from application.caller import Caller
 from application.comments import CommentService
 from application.errors import NotAuthenticated
 from application.profiles import ProfileService
@@ -37,30 +39,37 @@ def _token(header: str | None) -> str | None:
     return token.strip()
 
 
-class Caller:
-    """The authenticated caller: their user id and the token they sent."""
-
-    __slots__ = ("token", "user_id")
-
-    def __init__(self, user_id: int, token: str) -> None:
-        self.user_id = user_id
-        self.token = token
-
-
 async def optional_caller(
     request: Request, header: Annotated[str | None, Depends(_authorization)]
 ) -> Caller | None:
-    """Anonymous without a header; a header that is present must hold a valid token."""
+    """Anonymous without a header; a header that is present must hold a valid token.
+
+    Only the signature and the expiry are checked here. Whether the account still exists
+    in the token's session generation is checked by the use cases that act for the caller,
+    in the statement that reads the account anyway; reads that merely personalise (lists,
+    an article, a profile) do not look, so a stale token there sees ``following`` and
+    ``favorited`` as its user would, nothing more.
+    """
     token = _token(header)
     if token is None:
         return None
-    return Caller(container(request).tokens().verify(token), token)
+    return container(request).tokens().verify(token)
 
 
 async def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
     if caller is None:
         raise NotAuthenticated("authentication required: send 'Authorization: Token <jwt>'")
     return caller
+
+
+async def presented_token(
+    _caller: Annotated[Caller, Depends(required_caller)],
+    header: Annotated[str | None, Depends(_authorization)],
+) -> str:
+    """The token the (authenticated) caller sent, for the endpoints that return it."""
+    token = _token(header)
+    assert token is not None, "required_caller saw it"
+    return token
 
 
 async def user_service(request: Request) -> UserService:
@@ -81,6 +90,7 @@ async def comment_service(request: Request) -> CommentService:
 
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 RequiredCaller = Annotated[Caller, Depends(required_caller)]
+PresentedToken = Annotated[str, Depends(presented_token)]
 Users = Annotated[UserService, Depends(user_service)]
 Profiles = Annotated[ProfileService, Depends(profile_service)]
 Articles = Annotated[ArticleService, Depends(article_service)]

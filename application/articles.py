@@ -3,6 +3,7 @@
 import secrets
 from dataclasses import dataclass
 
+from application.caller import Caller
 from application.ports import Clock
 from application.read_models import (
     MAX_PAGE_SIZE,
@@ -58,14 +59,15 @@ class ArticleService:
         with self.uow:
             return self.uow.reads.articles(filters, viewer_id)
 
-    def feed(self, viewer_id: int, limit: int, offset: int) -> ArticlePage:
+    def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
         check_page(limit, offset)
         with self.uow:
-            page = self.uow.reads.feed(viewer_id, limit, offset)
+            page = self.uow.reads.feed(caller, limit, offset)
             if not page.articles:
-                # Only an empty feed can be a deleted account's (its follows went with it),
-                # so only then is the account looked up: one statement less per feed.
-                require_account(self.uow, viewer_id)
+                # The feed is empty for a deleted account (its follows went with it) and for
+                # a session that ended (the read side checks the generation), so only then
+                # is the account looked up: one statement less per feed.
+                require_account(self.uow, caller)
             return page
 
     def tags(self) -> list[str]:
@@ -75,11 +77,12 @@ class ArticleService:
     # -- writes --------------------------------------------------------------------------
 
     @retry_on_conflict
-    def create(self, author_id: int, draft: ArticleDraft) -> ArticleView:
+    def create(self, caller: Caller, draft: ArticleDraft) -> ArticleView:
         """Write an article with its tags, all or nothing. Its slug is unique."""
         rules.check_title(draft.title)
+        author_id = caller.user_id
         with self.uow:
-            require_account(self.uow, author_id)
+            require_account(self.uow, caller)
             article = Article.write(
                 author_id=author_id,
                 slug=self._free_slug(draft.title),
@@ -95,10 +98,10 @@ class ArticleService:
         return view
 
     @retry_on_conflict
-    def update(self, slug: str, user_id: int, changes: ArticleChanges) -> ArticleView:
+    def update(self, slug: str, caller: Caller, changes: ArticleChanges) -> ArticleView:
         """Only the author may edit; a new title gives a new slug."""
         with self.uow:
-            article = self._own_article(slug, user_id)
+            article = self._own_article(slug, caller)
             if changes.title is not None:
                 # Same slug words (a typo fix, or the whole article sent back as it was):
                 # the slug, and every link to it, stays.
@@ -111,35 +114,35 @@ class ArticleService:
                 article.body = rules.check_body(changes.body)
             article.updated_at = self.clock.now()
             self.uow.articles.save(article)
-            view = self._view(article.slug, user_id)
+            view = self._view(article.slug, caller.user_id)
             self.uow.commit()
         return view
 
     @retry_on_conflict
-    def delete(self, slug: str, user_id: int) -> None:
+    def delete(self, slug: str, caller: Caller) -> None:
         """Only the author may delete; comments and favorites go with it."""
         with self.uow:
-            article = self._own_article(slug, user_id)
+            article = self._own_article(slug, caller)
             self.uow.articles.remove(article)
             self.uow.commit()
 
     @retry_on_conflict
-    def favorite(self, slug: str, user_id: int) -> ArticleView:
+    def favorite(self, slug: str, caller: Caller) -> ArticleView:
         with self.uow:
-            require_account(self.uow, user_id)
+            require_account(self.uow, caller)
             article = self._article(slug)
-            self.uow.articles.add_favorite(article, user_id)
-            view = self._view(slug, user_id)
+            self.uow.articles.add_favorite(article, caller.user_id)
+            view = self._view(slug, caller.user_id)
             self.uow.commit()
         return view
 
     @retry_on_conflict
-    def unfavorite(self, slug: str, user_id: int) -> ArticleView:
+    def unfavorite(self, slug: str, caller: Caller) -> ArticleView:
         with self.uow:
-            require_account(self.uow, user_id)
+            require_account(self.uow, caller)
             article = self._article(slug)
-            self.uow.articles.remove_favorite(article, user_id)
-            view = self._view(slug, user_id)
+            self.uow.articles.remove_favorite(article, caller.user_id)
+            view = self._view(slug, caller.user_id)
             self.uow.commit()
         return view
 
@@ -151,10 +154,13 @@ class ArticleService:
             raise NotFound("article not found")
         return article
 
-    def _own_article(self, slug: str, user_id: int) -> Article:
-        """The caller's article, locked: edits and deletes of one article do not interleave."""
+    def _own_article(self, slug: str, caller: Caller) -> Article:
+        """The caller's article, locked: edits and deletes of one article do not interleave.
+
+        Editing writes: a token of an ended session must not (one cheap statement more)."""
+        require_account(self.uow, caller)
         article = self._article(slug, for_update=True)
-        if not article.is_written_by(user_id):
+        if not article.is_written_by(caller.user_id):
             raise Forbidden("only the author may change this article")
         return article
 

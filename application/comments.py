@@ -1,5 +1,6 @@
 """Comments on articles."""
 
+from application.caller import Caller
 from application.ports import Clock
 from application.read_models import CommentView
 from application.retry import retry_on_conflict
@@ -22,9 +23,10 @@ class CommentService:
         return found
 
     @retry_on_conflict
-    def add(self, slug: str, author_id: int, body: str) -> CommentView:
+    def add(self, slug: str, caller: Caller, body: str) -> CommentView:
+        author_id = caller.user_id
         with self.uow:
-            require_account(self.uow, author_id)
+            require_account(self.uow, caller)
             article = self.uow.articles.get_by_slug(slug)
             if article is None:
                 raise NotFound("article not found")
@@ -40,14 +42,16 @@ class CommentService:
         return view
 
     @retry_on_conflict
-    def delete(self, slug: str, comment_id: int, user_id: int) -> None:
+    def delete(self, slug: str, comment_id: int, caller: Caller) -> None:
         """Only the comment's author may delete it; the comment must be on this article."""
         with self.uow:
+            # Deleting writes: a token of an ended session must not (one cheap statement).
+            require_account(self.uow, caller)
             article = self.uow.articles.get_by_slug(slug)
             comment = self.uow.comments.get(comment_id)
             if article is None or comment is None or comment.article_id != article.id:
                 raise NotFound("comment not found")
-            if not comment.is_written_by(user_id):
+            if not comment.is_written_by(caller.user_id):
                 raise Forbidden("only the author may delete this comment")
             self.uow.comments.remove(comment)
             self.uow.commit()

@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from typing import Protocol
 
+from application.caller import Caller
+
 
 class PasswordHasher(Protocol):
     def hash(self, password: str) -> str: ...
@@ -13,10 +15,14 @@ class PasswordHasher(Protocol):
 
 
 class TokenService(Protocol):
-    def issue(self, user_id: int) -> str: ...
+    def issue(self, caller: Caller) -> str:
+        """A signed token for the account and session generation of ``caller``."""
+        ...
 
-    def verify(self, token: str) -> int:
-        """The user id the token was issued for; raises ``NotAuthenticated`` otherwise."""
+    def verify(self, token: str) -> Caller:
+        """Who the token was issued for; raises ``NotAuthenticated`` if it is not valid.
+
+        Whether that account still exists in that generation is the use case's check."""
         ...
 
 

@@ -1,5 +1,6 @@
 """Profiles: reading one, following and unfollowing."""
 
+from application.caller import Caller
 from application.read_models import ProfileView
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
@@ -19,10 +20,11 @@ class ProfileService:
         return profile
 
     @retry_on_conflict
-    def follow(self, follower_id: int, username: str) -> ProfileView:
-        """Follow ``username``; following twice is the same as once."""
+    def follow(self, caller: Caller, username: str) -> ProfileView:
+        """Follow ``username`` (in any case); following twice is the same as once."""
+        follower_id = caller.user_id
         with self.uow:
-            require_account(self.uow, follower_id)
+            require_account(self.uow, caller)
             followee = self.uow.users.get_by_username(username)
             if followee is None:
                 raise NotFound("profile not found")
@@ -34,13 +36,13 @@ class ProfileService:
             return ProfileView(followee.username, followee.bio, followee.image, following=True)
 
     @retry_on_conflict
-    def unfollow(self, follower_id: int, username: str) -> ProfileView:
+    def unfollow(self, caller: Caller, username: str) -> ProfileView:
         with self.uow:
-            require_account(self.uow, follower_id)
+            require_account(self.uow, caller)
             followee = self.uow.users.get_by_username(username)
             if followee is None:
                 raise NotFound("profile not found")
             assert followee.id is not None
-            self.uow.users.unfollow(follower_id, followee.id)
+            self.uow.users.unfollow(caller.user_id, followee.id)
             self.uow.commit()
             return ProfileView(followee.username, followee.bio, followee.image, following=False)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from application.caller import Caller
+
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -79,7 +81,7 @@ class ReadQueries(Protocol):
     """The read side: each call is a small fixed number of statements, whatever the page size.
 
     ``viewer_id`` is the authenticated user (``None`` for anonymous), for ``following`` and
-    ``favorited``.
+    ``favorited``; usernames are matched in any case (``domain.users.username_key``).
     """
 
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None: ...
@@ -88,7 +90,9 @@ class ReadQueries(Protocol):
 
     def articles(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage: ...
 
-    def feed(self, viewer_id: int, limit: int, offset: int) -> ArticlePage: ...
+    def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
+        """Articles by the authors ``caller`` follows; empty if the caller's session ended."""
+        ...
 
     def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:
         """The article's comments, newest first; ``None`` if there is no such article."""

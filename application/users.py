@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
+from application.caller import Caller
 from application.errors import NotAuthenticated, TooManyAttempts
 from application.ports import LoginAttempts, PasswordHasher, TokenService
 from application.read_models import AuthenticatedUser, UserView
@@ -34,25 +35,41 @@ def _view(user: User) -> UserView:
 
 
 _GONE = "the user of this token no longer exists"
+_ENDED = "this session ended: please sign in again"
 
 
-def require_user(uow: UnitOfWork, user_id: int) -> User:
-    """The caller's account; a token can outlive its user, and then it no longer counts."""
-    user = uow.users.get(user_id)
+def require_user(uow: UnitOfWork, caller: Caller, *, for_update: bool = False) -> User:
+    """The caller's account. A token can outlive its user, or its session (the password
+    changed since it was issued), and then it no longer counts."""
+    user = uow.users.get(caller.user_id, for_update=for_update)
     if user is None:
         raise NotAuthenticated(_GONE)
+    if user.token_generation != caller.token_generation:
+        raise NotAuthenticated(_ENDED)
     return user
 
 
-def require_account(uow: UnitOfWork, user_id: int) -> None:
-    """As ``require_user``, for use cases that act for the caller but need nothing of theirs."""
-    if not uow.users.exists(user_id):
-        raise NotAuthenticated(_GONE)
+def require_account(uow: UnitOfWork, caller: Caller) -> None:
+    """As ``require_user``, for use cases that act for the caller but need nothing of theirs:
+    one statement checks both that the account exists and that the session is current."""
+    if not uow.users.exists(caller.user_id, caller.token_generation):
+        # Rare, so it may cost a second look, to tell the client which it was.
+        raise NotAuthenticated(_ENDED if uow.users.get(caller.user_id) is not None else _GONE)
 
 
-def _identity(user: User) -> tuple[int, UserView]:
+def caller_of(user: User) -> Caller:
+    """The caller a token issued now for ``user`` names."""
     assert user.id is not None, "a stored user has an id"
-    return user.id, _view(user)
+    return Caller(user.id, user.token_generation)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatedUser:
+    """The account after ``PUT /user``. ``token`` is a new one when the change ended the
+    caller's session (a new password); ``None`` when the caller's token stays valid."""
+
+    user: UserView
+    token: str | None
 
 
 class UserService:
@@ -87,8 +104,8 @@ class UserService:
             self._ensure_free(email=user.email, username=user.username)
             self.uow.users.add(user)
             self.uow.commit()
-            user_id, view = _identity(user)
-        return AuthenticatedUser(user=view, token=self.tokens.issue(user_id))
+            caller, view = caller_of(user), _view(user)
+        return AuthenticatedUser(user=view, token=self.tokens.issue(caller))
 
     def login(self, *, email: str, password: str) -> AuthenticatedUser:
         try:
@@ -101,25 +118,30 @@ class UserService:
             raise TooManyAttempts("too many failed logins; please retry later", retry_after)
         with self.uow:
             user = self.uow.users.get_by_email(email) if email else None
-            found = (_identity(user), user.password_hash) if user is not None else None
+            found = (caller_of(user), _view(user), user.password_hash) if user else None
         # Verify after the transaction: hashing is slow and needs no connection.
         if found is None:
             self.hasher.verify(self._unknown_user_hash(), password)
             raise InvalidCredentials("email or password is invalid")
-        (user_id, view), password_hash = found
+        caller, view, password_hash = found
         if not self.hasher.verify(password_hash, password):
             raise InvalidCredentials("email or password is invalid")
         if self.login_attempts is not None:
             self.login_attempts.succeeded(account)
-        return AuthenticatedUser(user=view, token=self.tokens.issue(user_id))
+        return AuthenticatedUser(user=view, token=self.tokens.issue(caller))
 
-    def current(self, user_id: int) -> UserView:
+    def current(self, caller: Caller) -> UserView:
         with self.uow:
-            return _view(require_user(self.uow, user_id))
+            return _view(require_user(self.uow, caller))
 
     @retry_on_conflict
-    def update(self, user_id: int, changes: UserChanges) -> UserView:
-        """Change any of the fields; every value is checked before anything changes."""
+    def update(self, caller: Caller, changes: UserChanges) -> UpdatedUser:
+        """Change any of the fields; every value is checked before anything changes.
+
+        A new password ends every session signed in before it, the caller's too, so the
+        caller gets a new token; other changes keep the caller's token valid (clients, the
+        official collection among them, go on using it after changing name or email).
+        """
         email = rules.normalize_email(changes.email) if changes.email is not None else None
         username = rules.check_username(changes.username) if changes.username is not None else None
         bio = rules.check_bio(changes.bio) if changes.bio is not None else None
@@ -128,28 +150,43 @@ class UserService:
         if changes.password is not None:
             new_hash = self.hasher.hash(rules.check_password(changes.password))
         with self.uow:
-            user = require_user(self.uow, user_id)
+            # A password change locks the account: the next one then sees its generation, and
+            # its session (ended by this one) is refused instead of starting a second.
+            user = require_user(self.uow, caller, for_update=new_hash is not None)
             self._ensure_free(
                 email=email if email != user.email else None,
                 username=username if username != user.username else None,
+                owner_id=user.id,
             )
             user.email = email if email is not None else user.email
             user.username = username if username is not None else user.username
-            user.password_hash = new_hash if new_hash is not None else user.password_hash
+            if new_hash is not None:
+                user.change_password(new_hash)
             user.bio = bio if bio is not None else user.bio
             user.image = image if image is not None else user.image
             self.uow.commit()
-            return _view(user)
+            view, now = _view(user), caller_of(user)
+        return UpdatedUser(view, self.tokens.issue(now) if now != caller else None)
 
-    def _ensure_free(self, *, email: str | None, username: str | None) -> None:
-        """A friendly early check; the unique constraints stay the truth under races."""
+    def _ensure_free(
+        self, *, email: str | None, username: str | None, owner_id: int | None = None
+    ) -> None:
+        """A friendly early check; the unique constraints stay the truth under races.
+
+        Usernames are compared in any case, so the user ``owner_id`` may change the case
+        of their own name; nobody may take another's in another case.
+        """
         taken = []
-        if email is not None and self.uow.users.get_by_email(email) is not None:
+        if email is not None and self._other(self.uow.users.get_by_email(email), owner_id):
             taken.append("email has already been taken")
-        if username is not None and self.uow.users.get_by_username(username) is not None:
+        if username is not None and self._other(self.uow.users.get_by_username(username), owner_id):
             taken.append("username has already been taken")
         if taken:
             raise AlreadyExists(*taken)
+
+    @staticmethod
+    def _other(found: User | None, owner_id: int | None) -> bool:
+        return found is not None and found.id != owner_id
 
     def _unknown_user_hash(self) -> str:
         if self.hasher not in _unknown_user_hashes:

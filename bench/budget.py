@@ -56,6 +56,7 @@ def main() -> None:
     from api.container import Container
     from api.responses import json_response
     from api.schemas import MultipleArticlesResponse
+    from application.caller import Caller
     from application.read_models import ArticleFilter
     from infrastructure.orm import users
 
@@ -67,11 +68,12 @@ def main() -> None:
     if viewer is None:
         sys.exit("budget: no user0 here; run `make bench` (or `conduit seed`) first")
     tokens = container.tokens()
-    token = tokens.issue(viewer)
+    caller = Caller(viewer, token_generation=0)  # seeded users never changed their password
+    token = tokens.issue(caller)
     first_page = ArticleFilter(tag=None, author=None, favorited_by=None, limit=20, offset=0)
     calls = {
         "list (authenticated)": lambda: container.article_service().search(first_page, viewer),
-        "feed": lambda: container.article_service().feed(viewer, 20, 0),
+        "feed": lambda: container.article_service().feed(caller, 20, 0),
     }
     url = make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql")
     raw = psycopg.connect(url.render_as_string(hide_password=False))

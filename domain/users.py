@@ -1,6 +1,7 @@
 """The user aggregate: a registered account, its value rules and its repository."""
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,8 +20,14 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def normalize_email(email: str) -> str:
-    """Emails are compared and stored trimmed and lower-cased: ``" A@B.io"`` is ``"a@b.io"``."""
-    email = validation.text(email, "email", max_length=EMAIL_MAX + 64).strip().lower()
+    """Emails are compared and stored trimmed, case-folded and NFC-normalised.
+
+    ``" A@B.io"`` is ``"a@b.io"``; "René" written with a combining accent is the same as with
+    "é" as one character, and as "RENÉ". Case folding (not only lower-casing) makes "ß" and
+    "ss" one, as Unicode's caseless matching does.
+    """
+    email = validation.text(email, "email", max_length=EMAIL_MAX + 64).strip()
+    email = unicodedata.normalize("NFC", unicodedata.normalize("NFC", email).casefold())
     if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
         raise ValidationFailed("email is invalid")
     return email
@@ -32,6 +39,15 @@ def check_username(username: str) -> str:
     if not _USERNAME.fullmatch(username):
         raise ValidationFailed("username may contain only letters, digits, '_', '.' and '-'")
     return username
+
+
+def username_key(username: str) -> str:
+    """The form usernames are compared in: ``alice``, ``Alice`` and ``ALICE`` are one username.
+
+    Usernames are ASCII, so only ASCII letters are folded (as the databases' ``lower()`` on
+    the stored names does); a name with anything else in it matches no stored name.
+    """
+    return username.lower() if username.isascii() else username
 
 
 def check_password(password: str) -> str:
@@ -57,6 +73,8 @@ class User:
     bio: str = ""
     image: str = ""
     id: int | None = None
+    # The account's session generation: tokens carry it, and only the current one counts.
+    token_generation: int = 0
 
     @classmethod
     def register(cls, *, username: str, email: str, password_hash: str) -> "User":
@@ -66,21 +84,34 @@ class User:
             password_hash=password_hash,
         )
 
+    def change_password(self, password_hash: str) -> None:
+        """A new password ends every session signed in before it (a stolen token with it)."""
+        self.password_hash = password_hash
+        self.token_generation += 1
+
 
 class UserRepository(Protocol):
     """Users and who follows whom. Implementations flush, never commit."""
 
     def add(self, user: User) -> None: ...
 
-    def get(self, user_id: int) -> User | None: ...
-
-    def exists(self, user_id: int) -> bool:
-        """Whether the user is stored: cheaper than ``get`` where the user is not needed."""
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
+        """``for_update`` locks the user until the unit of work ends: password changes, which
+        start the next session generation from the stored one, then run one after the other."""
         ...
 
-    def get_by_email(self, email: str) -> User | None: ...
+    def exists(self, user_id: int, token_generation: int) -> bool:
+        """Whether the user is stored and still in this session generation: cheaper than
+        ``get`` where the user is not needed."""
+        ...
 
-    def get_by_username(self, username: str) -> User | None: ...
+    def get_by_email(self, email: str) -> User | None:
+        """By the email as ``normalize_email`` gives it."""
+        ...
+
+    def get_by_username(self, username: str) -> User | None:
+        """By the username in any case (see ``username_key``)."""
+        ...
 
     def follow(self, follower_id: int, followee_id: int) -> None:
         """Idempotent: following twice leaves one follow."""

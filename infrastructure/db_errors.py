@@ -18,13 +18,14 @@ from domain.errors import AlreadyExists, NotFound, ValidationFailed
 # Unique constraints (by the naming convention in orm.py) and what a client is told.
 _TAKEN = {
     "uq_users_email": "email has already been taken",
-    "uq_users_username": "username has already been taken",
+    "uq_users_lower_username": "username has already been taken",
     "uq_articles_slug": "an article with this title was just written; please try again",
 }
-# SQLite names the columns instead of the constraint.
+# SQLite names the columns instead of the constraint, and an expression index as
+# "index 'name'" (the lower(username) one).
 _SQLITE_UNIQUE = {
     "users.email": "uq_users_email",
-    "users.username": "uq_users_username",
+    "index 'uq_users_lower_username'": "uq_users_lower_username",
     "articles.slug": "uq_articles_slug",
 }
 

@@ -18,3 +18,7 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_to_head(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
+
+
+class MigrationRefused(Exception):
+    """A migration found data it must not change by itself; the message says what to do."""

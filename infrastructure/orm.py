@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import registry, relationship
 
@@ -36,6 +37,11 @@ metadata = MetaData(
 # Timestamps are stored in UTC; SQLite hands them back naive, the read side marks them UTC.
 Timestamp = DateTime(timezone=True)
 
+# Tables with a surrogate id never give a deleted row's id to a new one: a token names a user
+# id, so a reused id would hand a deleted user's token the next user's account. PostgreSQL's
+# sequences never reuse; SQLite needs AUTOINCREMENT (otherwise it takes max(id) + 1).
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
 users = Table(
     "users",
     metadata,
@@ -45,9 +51,14 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("bio", Text, nullable=False, server_default=""),
     Column("image", Text, nullable=False, server_default=""),
-    UniqueConstraint("username"),
+    # Bumped by a password change; tokens of an earlier generation no longer count.
+    Column("token_generation", Integer, nullable=False, server_default="0"),
     UniqueConstraint("email"),
+    **NEVER_REUSE_IDS,
 )
+# One username whatever its case (``alice`` and ``Alice`` would be an impersonation); the
+# case written is kept for display. Lookups compare ``lower(username)``, so they use it.
+Index("uq_users_lower_username", func.lower(users.c.username), unique=True)
 
 follows = Table(
     "follows",
@@ -73,6 +84,7 @@ articles = Table(
     UniqueConstraint("slug"),
     Index(None, "created_at", "id"),
     Index(None, "author_id", "created_at"),
+    **NEVER_REUSE_IDS,
 )
 
 tags = Table(
@@ -81,6 +93,7 @@ tags = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(TAG_MAX), nullable=False),
     UniqueConstraint("name"),
+    **NEVER_REUSE_IDS,
 )
 
 article_tags = Table(
@@ -109,6 +122,7 @@ comments = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     Index(None, "article_id", "id"),
+    **NEVER_REUSE_IDS,
 )
 
 mapper_registry = registry(metadata=metadata)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
+from application.caller import Caller
 from application.read_models import (
     ArticleFilter,
     ArticlePage,
@@ -44,6 +45,7 @@ from application.read_models import (
     CommentView,
     ProfileView,
 )
+from domain.users import username_key
 from infrastructure.orm import article_tags, articles, comments, favorites, follows, tags, users
 
 _VIEWER = bindparam("viewer_id")
@@ -103,8 +105,21 @@ _TAG_NAMES = (
 )
 
 
+def _by_username(parameter: str) -> ColumnElement[bool]:
+    """The user whose name is the parameter in any case (its ``username_key``): the unique
+    index is on ``lower(username)``, so this is an index lookup."""
+    return func.lower(users.c.username) == bindparam(parameter)
+
+
 def _user_id(parameter: str) -> Any:
-    return select(users.c.id).where(users.c.username == bindparam(parameter)).scalar_subquery()
+    return select(users.c.id).where(_by_username(parameter)).scalar_subquery()
+
+
+# The feed's reader, in the session generation of their token: no rows at all otherwise.
+_reader = users.alias("reader")
+_CURRENT_SESSION = exists().where(
+    _reader.c.id == _VIEWER, _reader.c.token_generation == bindparam("token_generation")
+)
 
 
 @cache
@@ -126,7 +141,11 @@ def _article_conditions(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
             )
         )
     if shape.feed:
-        followed = select(follows.c.followee_id).where(follows.c.follower_id == _VIEWER)
+        # The session check rides along (uncorrelated: evaluated once), so a token of an
+        # ended session reads an empty feed and the service then refuses it.
+        followed = select(follows.c.followee_id).where(
+            follows.c.follower_id == _VIEWER, _CURRENT_SESSION
+        )
         conditions.append(articles.c.author_id.in_(followed))
     if shape.slug:
         conditions.append(articles.c.slug == bindparam("slug"))
@@ -178,7 +197,7 @@ def _profile_statement(authenticated: bool) -> Select[Any]:
         users.c.bio,
         users.c.image,
         _following(authenticated, users.c.id).label("following"),
-    ).where(users.c.username == bindparam("username"))
+    ).where(_by_username("username"))
 
 
 def _comment_columns(authenticated: bool) -> tuple[ColumnElement[Any], ...]:
@@ -267,6 +286,10 @@ def _comment(row: Row[Any]) -> CommentView:
     )
 
 
+def _key(username: str | None) -> str | None:
+    return username_key(username) if username is not None else None
+
+
 class SqlAlchemyReadQueries:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -274,7 +297,7 @@ class SqlAlchemyReadQueries:
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
         row = self._connection.execute(
             _profile_statement(viewer_id is not None),
-            {"username": username, "viewer_id": viewer_id},
+            {"username": username_key(username), "viewer_id": viewer_id},
         ).one_or_none()
         return _profile(*row) if row is not None else None
 
@@ -293,13 +316,14 @@ class SqlAlchemyReadQueries:
         )
         parameters = {
             "tag": filters.tag,
-            "author": filters.author,
-            "favorited": filters.favorited_by,
+            "author": _key(filters.author),
+            "favorited": _key(filters.favorited_by),
         }
         return self._page(shape, parameters, viewer_id, filters.limit, filters.offset)
 
-    def feed(self, viewer_id: int, limit: int, offset: int) -> ArticlePage:
-        return self._page(_Shape(feed=True), {}, viewer_id, limit, offset)
+    def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
+        parameters = {"token_generation": caller.token_generation}
+        return self._page(_Shape(feed=True), parameters, caller.user_id, limit, offset)
 
     def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:
         rows = self._connection.execute(

@@ -1,5 +1,6 @@
 """Password hashing (argon2id) and tokens (JWT, HS256): adapters for the application's ports."""
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -8,6 +9,7 @@ import jwt
 from argon2 import PasswordHasher as _Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from application.caller import Caller
 from application.errors import NotAuthenticated
 
 
@@ -28,40 +30,67 @@ class Argon2PasswordHasher:
 
 
 class JwtTokenService:
-    """Signed, expiring tokens that carry the user id as ``sub``.
+    """Signed, expiring tokens that carry the user id as ``sub`` and the account's session
+    generation as ``gen`` (absent in tokens issued before generations existed: generation 0).
 
     Checked tokens are remembered (bounded, keyed by the token string itself), so a client's
     token is verified once, not on every request. This cannot serve anything stale: a token
-    string always means the same user, and its expiry is checked again on every use.
+    string always means the same caller, and its expiry is checked again on every use.
+    Whether that caller's account still exists, in that generation, is checked by the use
+    case, in the statement that reads the account anyway.
     """
 
     _ALGORITHM = "HS256"
+    # Another host's clock may run a little ahead of ours: its fresh tokens are not refused.
+    CLOCK_LEEWAY_SECONDS = 30
+    _LARGEST_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+    _USER_ID = re.compile(r"[1-9][0-9]{0,9}")  # canonical decimal: one string per user
 
     def __init__(self, secret: str, ttl_seconds: int, cache_size: int = 4096) -> None:
         self._secret = secret
         self._ttl = timedelta(seconds=ttl_seconds)
         self._claims = lru_cache(maxsize=cache_size)(self._decode)
 
-    def issue(self, user_id: int) -> str:
+    def issue(self, caller: Caller) -> str:
         now = datetime.now(UTC)
-        claims = {"sub": str(user_id), "iat": now, "exp": now + self._ttl}
+        claims = {
+            "sub": str(caller.user_id),
+            "gen": caller.token_generation,
+            "iat": now,
+            "exp": now + self._ttl,
+        }
         return jwt.encode(claims, self._secret, algorithm=self._ALGORITHM)
 
-    def verify(self, token: str) -> int:
-        user_id, expires_at = self._claims(token)
+    def verify(self, token: str) -> Caller:
+        caller, expires_at = self._claims(token)
         if expires_at <= time.time():
             raise NotAuthenticated("token is invalid or expired")
-        return user_id
+        return caller
 
-    def _decode(self, token: str) -> tuple[int, float]:
-        """(user id, expiry) of a well-signed token; raises (and so caches nothing) otherwise."""
+    def _decode(self, token: str) -> tuple[Caller, float]:
+        """(caller, expiry) of a well-signed token; raises (and so caches nothing) otherwise.
+
+        The expiry is checked without leeway (here and on every use), the issue and
+        not-before times with ``CLOCK_LEEWAY_SECONDS``.
+        """
         try:
             claims = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[self._ALGORITHM],
                 options={"require": ["sub", "exp"]},
+                leeway=self.CLOCK_LEEWAY_SECONDS,
             )
-            return int(claims["sub"]), float(claims["exp"])
-        except (jwt.InvalidTokenError, ValueError) as error:
+        except jwt.InvalidTokenError as error:
             raise NotAuthenticated("token is invalid or expired") from error
+        subject, generation = claims["sub"], claims.get("gen", 0)
+        if (
+            not isinstance(subject, str)
+            or not self._USER_ID.fullmatch(subject)
+            or int(subject) > self._LARGEST_ID
+            or type(generation) is not int  # not bool, not float
+            or not 0 <= generation <= self._LARGEST_ID
+        ):
+            raise NotAuthenticated("token is invalid or expired")
+        # PyJWT let the expiry have the leeway too; verify() checks it exactly, on every use.
+        return Caller(int(subject), generation), float(claims["exp"])

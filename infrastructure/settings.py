@@ -5,8 +5,11 @@ import os
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Good enough for the embedded SQLite default on a laptop; refused for PostgreSQL.
-DEFAULT_JWT_SECRET = "insecure-development-secret-change-me-in-production"
+# Secrets that were ever in this repository: anyone can sign tokens with them, so they are
+# refused like no secret at all (the first was the built-in default of earlier versions).
+PUBLISHED_JWT_SECRETS = frozenset({"insecure-development-secret-change-me-in-production"})
+# HS256 keys shorter than the hash (32 bytes) weaken it; RFC 7518 section 3.2 requires this.
+JWT_SECRET_MIN_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -15,7 +18,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./conduit.db"
-    jwt_secret: str = DEFAULT_JWT_SECRET
+    # No default: each installation has its own (`conduit ensure-secret` writes one to .env).
+    jwt_secret: str = ""
     jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     # Connection pool (PostgreSQL; SQLite keeps one connection per thread).
@@ -89,9 +93,20 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def insecure_for_serving(self) -> str | None:
-        """Why the service must not serve with these settings, if so (checked at start)."""
-        if not self.is_sqlite and self.jwt_secret == DEFAULT_JWT_SECRET:
-            return "JWT_SECRET must be set to a secret of your own when DATABASE_URL is not SQLite"
+        """Why the service must not serve with these settings, if so (checked at start).
+
+        The same on every database: a token forged with a known secret opens any account.
+        """
+        how = (
+            "set JWT_SECRET to a random secret of your own, e.g. with `conduit ensure-secret`"
+            " (writes one to .env; `make run` does it for you)"
+        )
+        if not self.jwt_secret:
+            return f"JWT_SECRET is not set: {how}"
+        if self.jwt_secret in PUBLISHED_JWT_SECRETS:
+            return f"JWT_SECRET is a published development secret anyone can sign with: {how}"
+        if len(self.jwt_secret) < JWT_SECRET_MIN_LENGTH:
+            return f"JWT_SECRET is shorter than {JWT_SECRET_MIN_LENGTH} characters: {how}"
         return None
 
 

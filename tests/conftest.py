@@ -109,6 +109,8 @@ def _empty_tables(engine: Engine) -> None:
         else:
             for table in reversed(metadata.sorted_tables):
                 connection.execute(table.delete())
+            # As RESTART IDENTITY does above: AUTOINCREMENT ids start again from 1 per test.
+            connection.execute(text("DELETE FROM sqlite_sequence"))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from itertools import count
 
 import factory
 
+from application.caller import Caller
 from application.unit_of_work import UnitOfWork
 from domain.articles import Article, Tag, slugify
 from domain.comments import Comment
@@ -117,3 +118,11 @@ def store(new_uow: Callable[[], UnitOfWork], *things: object) -> None:
                 case _:
                     raise TypeError(f"cannot store {thing!r}")
         uow.commit()
+
+
+def as_caller(user: User | int) -> Caller:
+    """The caller a fresh token of ``user`` (or of the user with this id, generation 0) names."""
+    if isinstance(user, User):
+        assert user.id is not None, "store the user first"
+        return Caller(user.id, user.token_generation)
+    return Caller(user, 0)

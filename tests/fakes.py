@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from application.caller import Caller
 from application.errors import NotAuthenticated
 from application.read_models import (
     ArticleFilter,
@@ -24,7 +25,7 @@ from application.read_models import (
 from domain.articles import Article, Tag
 from domain.comments import Comment
 from domain.errors import AlreadyExists
-from domain.users import User
+from domain.users import User, username_key
 
 
 class FakeUserRepository:
@@ -42,17 +43,19 @@ class FakeUserRepository:
         user.id, self._next_id = self._next_id, self._next_id + 1
         self.users[user.id] = user
 
-    def get(self, user_id: int) -> User | None:
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
         return self.users.get(user_id)
 
-    def exists(self, user_id: int) -> bool:
-        return user_id in self.users
+    def exists(self, user_id: int, token_generation: int) -> bool:
+        user = self.users.get(user_id)
+        return user is not None and user.token_generation == token_generation
 
     def get_by_email(self, email: str) -> User | None:
         return next((u for u in self.users.values() if u.email == email), None)
 
     def get_by_username(self, username: str) -> User | None:
-        return next((u for u in self.users.values() if u.username == username), None)
+        key = username_key(username)
+        return next((u for u in self.users.values() if username_key(u.username) == key), None)
 
     def follow(self, follower_id: int, followee_id: int) -> None:
         self.follows.add((follower_id, followee_id))
@@ -173,7 +176,10 @@ class FakeReadQueries:
             ]
         return self._page(found, viewer_id, filters.limit, filters.offset)
 
-    def feed(self, viewer_id: int, limit: int, offset: int) -> ArticlePage:
+    def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
+        viewer_id = caller.user_id
+        if not self._users.exists(viewer_id, caller.token_generation):
+            return ArticlePage(articles=(), total=0)
         followed = {followee for follower, followee in self._users.follows if follower == viewer_id}
         found = [a for a in self._articles.articles.values() if a.author_id in followed]
         return self._page(found, viewer_id, limit, offset)
@@ -317,14 +323,20 @@ class CountingHasher(FakePasswordHasher):
 
 
 class FakeTokenService:
-    def issue(self, user_id: int) -> str:
-        return f"token-for-{user_id}"
+    """Readable tokens: ``token-for-7`` (generation 0) or ``token-for-7-gen-2``."""
 
-    def verify(self, token: str) -> int:
+    def issue(self, caller: Caller) -> str:
+        generation = f"-gen-{caller.token_generation}" if caller.token_generation else ""
+        return f"token-for-{caller.user_id}{generation}"
+
+    def verify(self, token: str) -> Caller:
         prefix = "token-for-"
-        if not token.startswith(prefix) or not token[len(prefix) :].isdigit():
+        user_id, _, generation = token.removeprefix(prefix).partition("-gen-")
+        if not token.startswith(prefix) or not user_id.isdigit():
             raise NotAuthenticated("token is invalid or expired")
-        return int(token[len(prefix) :])
+        if generation and not generation.isdigit():
+            raise NotAuthenticated("token is invalid or expired")
+        return Caller(int(user_id), int(generation or 0))
 
 
 class FixedClock:

@@ -51,7 +51,7 @@ def feed(
     limit: Limit = DEFAULT_PAGE_SIZE,
     offset: Offset = 0,
 ) -> Response:
-    page = articles.feed(caller.user_id, limit, offset)
+    page = articles.feed(caller, limit, offset)
     return json_response(MultipleArticlesResponse.of(page.articles, page.total))
 
 
@@ -68,7 +68,7 @@ def create_article(
     draft = ArticleDraft(
         title=new.title, description=new.description, body=new.body, tag_names=tuple(new.tagList)
     )
-    view = articles.create(caller.user_id, draft)
+    view = articles.create(caller, draft)
     return json_response(SingleArticleResponse(article=Article.of(view)), status_code=201)
 
 
@@ -86,12 +86,12 @@ def update_article(
     slug: Slug, request: UpdateArticleRequest, caller: RequiredCaller, articles: Articles
 ) -> Response:
     changes = ArticleChanges(**request.article.model_dump(exclude_none=True))
-    return _article(articles.update(slug, caller.user_id, changes))
+    return _article(articles.update(slug, caller, changes))
 
 
 @router.delete("/articles/{slug}", status_code=204, responses=errors(401, 403, 404, 409))
 def delete_article(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
-    articles.delete(slug, caller.user_id)
+    articles.delete(slug, caller)
     return no_content()
 
 
@@ -102,7 +102,7 @@ def delete_article(slug: Slug, caller: RequiredCaller, articles: Articles) -> Re
     responses=errors(401, 404, 409),
 )
 def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
-    return _article(articles.favorite(slug, caller.user_id))
+    return _article(articles.favorite(slug, caller))
 
 
 @router.delete(
@@ -112,7 +112,7 @@ def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response
     responses=errors(401, 404, 409),
 )
 def unfavorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
-    return _article(articles.unfavorite(slug, caller.user_id))
+    return _article(articles.unfavorite(slug, caller))
 
 
 @router.get("/tags", response_model=TagsResponse, tags=["Tags"])

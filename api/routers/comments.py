@@ -34,7 +34,7 @@ def list_comments(slug: Slug, caller: OptionalCaller, comments: Comments) -> Res
 def add_comment(
     slug: Slug, request: NewCommentRequest, caller: RequiredCaller, comments: Comments
 ) -> Response:
-    view = comments.add(slug, caller.user_id, request.comment.body)
+    view = comments.add(slug, caller, request.comment.body)
     return json_response(SingleCommentResponse(comment=Comment.of(view)))
 
 
@@ -46,5 +46,5 @@ def add_comment(
 def delete_comment(
     slug: Slug, comment_id: CommentId, caller: RequiredCaller, comments: Comments
 ) -> Response:
-    comments.delete(slug, comment_id, caller.user_id)
+    comments.delete(slug, comment_id, caller)
     return no_content()

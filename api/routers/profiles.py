@@ -18,14 +18,12 @@ def get_profile(username: Username, caller: OptionalCaller, profiles: Profiles) 
     "/profiles/{username}/follow", response_model=ProfileResponse, responses=errors(401, 403, 409)
 )
 def follow(username: Username, caller: RequiredCaller, profiles: Profiles) -> Response:
-    return json_response(
-        ProfileResponse(profile=Profile.of(profiles.follow(caller.user_id, username)))
-    )
+    return json_response(ProfileResponse(profile=Profile.of(profiles.follow(caller, username))))
 
 
 @router.delete(
     "/profiles/{username}/follow", response_model=ProfileResponse, responses=errors(401, 409)
 )
 def unfollow(username: Username, caller: RequiredCaller, profiles: Profiles) -> Response:
-    view = profiles.unfollow(caller.user_id, username)
+    view = profiles.unfollow(caller, username)
     return json_response(ProfileResponse(profile=Profile.of(view)))

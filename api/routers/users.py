@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Response
 
-from api.dependencies import RequiredCaller, Users
+from api.dependencies import PresentedToken, RequiredCaller, Users
 from api.responses import json_response
 from api.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse, errors
 from application.users import UserChanges
@@ -33,11 +33,15 @@ def login(request: LoginUserRequest, users: Users) -> Response:
 
 
 @router.get("/user", response_model=UserResponse, responses=errors(401))
-def current_user(caller: RequiredCaller, users: Users) -> Response:
-    return json_response(UserResponse.of(users.current(caller.user_id), caller.token))
+def current_user(caller: RequiredCaller, token: PresentedToken, users: Users) -> Response:
+    return json_response(UserResponse.of(users.current(caller), token))
 
 
 @router.put("/user", response_model=UserResponse, responses=errors(400, 401, 409, 413))
-def update_user(request: UpdateUserRequest, caller: RequiredCaller, users: Users) -> Response:
+def update_user(
+    request: UpdateUserRequest, caller: RequiredCaller, token: PresentedToken, users: Users
+) -> Response:
+    """A new password ends every earlier session: the response then carries a new token."""
     changes = UserChanges(**request.user.model_dump(exclude_none=True))
-    return json_response(UserResponse.of(users.update(caller.user_id, changes), caller.token))
+    updated = users.update(caller, changes)
+    return json_response(UserResponse.of(updated.user, updated.token or token))

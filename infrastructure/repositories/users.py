@@ -1,14 +1,19 @@
 from functools import cache
 
-from sqlalchemy import Select, bindparam, delete, exists, select
+from sqlalchemy import Select, bindparam, delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from domain.users import User
+from domain.users import User, username_key
 from infrastructure.orm import follows, users
 from infrastructure.repositories._sql import insert_ignoring_duplicates
 
 # Built once with bound parameters (see repositories/articles.py).
-_USER_EXISTS = select(exists().where(users.c.id == bindparam("user_id")))
+_USER_EXISTS = select(
+    exists().where(
+        users.c.id == bindparam("user_id"),
+        users.c.token_generation == bindparam("token_generation"),
+    )
+)
 _UNFOLLOW = delete(follows).where(
     follows.c.follower_id == bindparam("fan_id"), follows.c.followee_id == bindparam("idol_id")
 )
@@ -16,8 +21,12 @@ _UNFOLLOW = delete(follows).where(
 
 @cache
 def _by(column: str) -> Select[tuple[User]]:
-    """Users by a unique column; built on first use (the mapping is made at start-up)."""
-    return select(User).where(users.c[column] == bindparam("value"))
+    """Users by a unique column; built on first use (the mapping is made at start-up).
+
+    The username is compared as ``lower(username)``, the expression its unique index is on.
+    """
+    key = func.lower(users.c.username) if column == "username" else users.c[column]
+    return select(User).where(key == bindparam("value"))
 
 
 class SqlAlchemyUserRepository:
@@ -28,18 +37,22 @@ class SqlAlchemyUserRepository:
         self.session.add(user)
         self.session.flush()
 
-    def get(self, user_id: int) -> User | None:
-        return self.session.get(User, user_id)
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
+        # FOR UPDATE on PostgreSQL; SQLite's write transactions begin IMMEDIATE (serial).
+        return self.session.get(User, user_id, with_for_update=for_update or None)
 
-    def exists(self, user_id: int) -> bool:
+    def exists(self, user_id: int, token_generation: int) -> bool:
         # No entity: a third of the cost of get() (bench: 0.09 vs 0.22 ms in process).
-        return bool(self.session.connection().scalar(_USER_EXISTS, {"user_id": user_id}))
+        parameters = {"user_id": user_id, "token_generation": token_generation}
+        return bool(self.session.connection().scalar(_USER_EXISTS, parameters))
 
     def get_by_email(self, email: str) -> User | None:
         return self.session.scalars(_by("email"), {"value": email}).one_or_none()
 
     def get_by_username(self, username: str) -> User | None:
-        return self.session.scalars(_by("username"), {"value": username}).one_or_none()
+        return self.session.scalars(
+            _by("username"), {"value": username_key(username)}
+        ).one_or_none()
 
     def follow(self, follower_id: int, followee_id: int) -> None:
         insert_ignoring_duplicates(

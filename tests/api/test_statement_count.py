@@ -51,7 +51,7 @@ def viewer(client, register, new_uow):
         for n in range(60)
     ]
     store(new_uow, *written)
-    viewer_id = client.app.state.container.tokens().verify(viewer["token"])
+    viewer_id = client.app.state.container.tokens().verify(viewer["token"]).user_id
     store(
         new_uow,
         *[FollowFactory(follower_id=viewer_id, followee_id=a.id) for a in authors[:3]],

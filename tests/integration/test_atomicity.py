@@ -11,7 +11,14 @@ from application.comments import CommentService
 from application.ports import SystemClock
 from infrastructure.orm import article_tags, articles, comments, favorites, tags
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
-from tests.factories import ArticleFactory, CommentFactory, FavoriteFactory, UserFactory, store
+from tests.factories import (
+    ArticleFactory,
+    CommentFactory,
+    FavoriteFactory,
+    UserFactory,
+    as_caller,
+    store,
+)
 
 
 class Injected(Exception):
@@ -59,7 +66,9 @@ def test_create_article_with_tags_leaves_nothing_when_it_fails(session_factory, 
     before = counts(engine)
     service = ArticleService(failing_after(session_factory, "articles", "add")(), SystemClock())
     with pytest.raises(Injected):
-        service.create(author.id, ArticleDraft("Title", "About", "Body", ("new-tag", "other")))
+        service.create(
+            as_caller(author), ArticleDraft("Title", "About", "Body", ("new-tag", "other"))
+        )
     assert counts(engine) == before
     assert engine.pool.checkedout() == 0
 
@@ -74,7 +83,7 @@ def test_favorite_leaves_neither_row_nor_count_when_it_fails(
         failing_after(session_factory, "articles", "add_favorite")(), SystemClock()
     )
     with pytest.raises(Injected):
-        service.favorite(article.slug, author.id)
+        service.favorite(article.slug, as_caller(author))
     assert counts(engine) == before
 
 
@@ -89,7 +98,7 @@ def test_delete_article_keeps_everything_when_it_fails(session_factory, new_uow,
     before = counts(engine)
     service = ArticleService(failing_after(session_factory, "articles", "remove")(), SystemClock())
     with pytest.raises(Injected):
-        service.delete(article.slug, author.id)
+        service.delete(article.slug, as_caller(author))
     assert counts(engine) == before
     assert before["comments"] == 1 and before["favorites"] == 1
 
@@ -102,7 +111,7 @@ def test_delete_article_takes_its_comments_favorites_and_tag_links(new_uow, engi
         CommentFactory(article_id=article.id, author_id=author.id),
         FavoriteFactory(user_id=author.id, article_slug=article.slug),
     )
-    ArticleService(new_uow(), SystemClock()).delete(article.slug, author.id)
+    ArticleService(new_uow(), SystemClock()).delete(article.slug, as_caller(author))
     after = counts(engine)
     gone = ("articles", "article_tags", "comments", "favorites")
     assert {name: after[name] for name in gone} == dict.fromkeys(gone, 0)
@@ -115,5 +124,5 @@ def test_add_comment_leaves_nothing_when_it_fails(session_factory, new_uow, engi
     before = counts(engine)
     service = CommentService(failing_after(session_factory, "comments", "add")(), SystemClock())
     with pytest.raises(Injected):
-        service.add(article.slug, author.id, "a comment")
+        service.add(article.slug, as_caller(author), "a comment")
     assert counts(engine) == before

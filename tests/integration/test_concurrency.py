@@ -15,7 +15,7 @@ from infrastructure.orm import articles, favorites, users
 from infrastructure.security import Argon2PasswordHasher, JwtTokenService
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import TEST_JWT_SECRET, settings_for
-from tests.factories import ArticleFactory, UserFactory, store
+from tests.factories import ArticleFactory, UserFactory, as_caller, store
 
 WORKERS = 50
 # Waits without limit (0 is "no timeout" on PostgreSQL); the pool never makes anyone wait.
@@ -71,14 +71,14 @@ def test_favorites_count_equals_favorite_rows_under_concurrent_favorites(wide_en
     stored = select(articles.c.favorites_count).where(articles.c.id == article.id)
     rows = select(func.count()).select_from(favorites)
 
-    results = at_once([lambda r=r: service().favorite(article.slug, r.id) for r in readers])
+    results = at_once([lambda r=r: service().favorite(article.slug, as_caller(r)) for r in readers])
     assert not [r for r in results if isinstance(r, Exception)]
     assert count(wide_engine, stored) == count(wide_engine, rows) == WORKERS
 
     # All readers unfavorite while the latecomers favorite, each of them twice.
     results = at_once(
-        [lambda r=r: service().unfavorite(article.slug, r.id) for r in readers]
-        + [lambda r=r: service().favorite(article.slug, r.id) for r in latecomers * 2]
+        [lambda r=r: service().unfavorite(article.slug, as_caller(r)) for r in readers]
+        + [lambda r=r: service().favorite(article.slug, as_caller(r)) for r in latecomers * 2]
     )
     assert not [r for r in results if isinstance(r, Exception)]
     assert count(wide_engine, stored) == count(wide_engine, rows) == len(latecomers)

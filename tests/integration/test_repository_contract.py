@@ -12,18 +12,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.read_models import ArticleFilter, ReadQueries
+from application.caller import Caller
+from application.read_models import ArticleFilter, ArticlePage, ReadQueries
 from application.unit_of_work import UnitOfWork
 from domain.articles import Article, ArticleRepository
 from domain.comments import Comment, CommentRepository
 from domain.errors import AlreadyExists
 from domain.users import User, UserRepository
+from infrastructure.orm import users as users_table
 from tests.factories import (
     ArticleFactory,
     CommentFactory,
     Favorite,
     Follow,
     UserFactory,
+    as_caller,
     store,
 )
 from tests.fakes import (
@@ -155,11 +158,31 @@ def test_added_users_get_distinct_ids_and_are_found_by_id_email_and_username(
         )
 
 
-def test_whether_a_user_exists_is_known_by_id(make_uow: MakeUow) -> None:
+def test_whether_a_user_exists_is_known_by_id_and_session_generation(
+    make_uow: MakeUow,
+) -> None:
     (alice,) = _users(make_uow, "alice")
     with make_uow() as uow:
-        assert uow.users.exists(_id(alice))
-        assert not uow.users.exists(10_000)
+        assert uow.users.exists(_id(alice), 0)
+        assert not uow.users.exists(_id(alice), 1)
+        assert not uow.users.exists(10_000, 0)
+
+
+def test_a_password_change_moves_the_user_to_the_next_session_generation(
+    make_uow: MakeUow,
+) -> None:
+    (alice,) = _users(make_uow, "alice")
+    with make_uow() as uow:
+        user = uow.users.get(_id(alice))
+        assert user is not None and user.token_generation == 0
+        user.change_password("another-hash")
+        uow.commit()
+
+    with make_uow() as uow:
+        stored = uow.users.get(_id(alice))
+        assert stored is not None
+        assert (stored.password_hash, stored.token_generation) == ("another-hash", 1)
+        assert uow.users.exists(_id(alice), 1) and not uow.users.exists(_id(alice), 0)
 
 
 def test_unknown_users_are_none(make_uow: MakeUow) -> None:
@@ -170,11 +193,69 @@ def test_unknown_users_are_none(make_uow: MakeUow) -> None:
         assert uow.users.get_by_username("nobody") is None
 
 
-def test_usernames_are_looked_up_exactly_as_written(make_uow: MakeUow) -> None:
-    _users(make_uow, "Alice")
+def test_usernames_are_looked_up_in_any_case_and_kept_as_written(make_uow: MakeUow) -> None:
+    _users(make_uow, "Alice", "Kate")
     with make_uow() as uow:
-        assert uow.users.get_by_username("Alice") is not None
-        assert uow.users.get_by_username("alice") is None
+        for variant in ("Alice", "alice", "ALICE"):
+            found = uow.users.get_by_username(variant)
+            assert found is not None and found.username == "Alice", variant
+        # Only ASCII letters have a case here: the Kelvin sign is not a "K".
+        assert uow.users.get_by_username("\u212aate") is None
+        assert uow.users.get_by_username("kate") is not None
+        profile = uow.reads.profile("aLICE", None)
+        assert profile is not None and profile.username == "Alice"
+
+
+@pytest.mark.parametrize("variant", ["alice", "ALICE"])
+def test_a_username_differing_only_in_case_from_a_taken_one_is_refused(
+    make_uow: MakeUow, variant: str
+) -> None:
+    """The constraint itself: what a race past the service's early check meets."""
+    _users(make_uow, "Alice")
+
+    with pytest.raises(AlreadyExists, match="username has already been taken"), make_uow() as uow:
+        uow.users.add(UserFactory(username=variant))
+        uow.commit()
+
+
+def test_the_id_of_a_deleted_user_is_never_given_to_another(make_uow: MakeUow) -> None:
+    """A token names a user id: a reused id would hand a deleted user's token a new account."""
+    alice, bob = _users(make_uow, "alice", "bob")
+    _delete_user(make_uow, bob)
+    (carol,) = _users(make_uow, "carol")
+    assert _id(carol) not in {_id(alice), _id(bob)}
+    assert _id(carol) > _id(bob)
+
+
+def test_the_id_of_a_deleted_article_or_comment_is_never_given_to_another(
+    make_uow: MakeUow,
+) -> None:
+    (alice,) = _users(make_uow, "alice")
+    first, second = ArticleFactory(author_id=_id(alice)), ArticleFactory(author_id=_id(alice))
+    store(make_uow, first, second)
+    comment = CommentFactory(article_id=_id(second), author_id=_id(alice))
+    store(make_uow, comment)
+    with make_uow() as uow:
+        uow.comments.remove(uow.comments.get(_id(comment)))  # type: ignore[arg-type]
+        uow.articles.remove(uow.articles.get_by_slug(second.slug))  # type: ignore[arg-type]
+        uow.commit()
+    third = ArticleFactory(author_id=_id(alice))
+    store(make_uow, third)
+    another = CommentFactory(article_id=_id(first), author_id=_id(alice))
+    store(make_uow, another)
+    assert _id(third) > _id(second)
+    assert _id(another) > _id(comment)
+
+
+def _delete_user(make_uow: MakeUow, user: User) -> None:
+    """Deleting accounts is no use case yet (an admin or an erasure request does it)."""
+    with make_uow() as uow:
+        if isinstance(uow, FakeUnitOfWork):
+            del uow.users.users[_id(user)]
+        else:
+            session = uow.session  # type: ignore[attr-defined]
+            session.connection().execute(users_table.delete().where(users_table.c.id == _id(user)))
+        uow.commit()
 
 
 @pytest.mark.parametrize(
@@ -506,15 +587,19 @@ def test_the_feed_is_the_articles_of_followed_authors_newest_first(make_uow: Mak
     )
 
     with make_uow() as uow:
-        feed = uow.reads.feed(_id(alice), limit=20, offset=0)
+        feed = uow.reads.feed(as_caller(alice), limit=20, offset=0)
         assert [a.title for a in feed.articles] == ["Bob new", "Carol", "Bob old"]
         assert feed.total == 3
         assert all(a.author.following and a.body is None for a in feed.articles)
 
-        second_page = uow.reads.feed(_id(alice), limit=2, offset=2)
+        second_page = uow.reads.feed(as_caller(alice), limit=2, offset=2)
         assert ([a.title for a in second_page.articles], second_page.total) == (["Bob old"], 3)
 
-        assert uow.reads.feed(_id(bob), limit=20, offset=0).total == 0
+        assert uow.reads.feed(as_caller(bob), limit=20, offset=0).total == 0
+        # A token of an ended session reads nothing (the service then refuses it).
+        stale = Caller(_id(alice), token_generation=1)
+        assert uow.reads.feed(stale, limit=20, offset=0) == ArticlePage((), 0)
+        assert uow.reads.feed(stale, limit=2, offset=2) == ArticlePage((), 0)
 
 
 # -- comments ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from application.articles import ArticleChanges, ArticleDraft, ArticleService
 from application.read_models import MAX_PAGE_SIZE, ArticleFilter, ProfileView
 from domain.articles import TAGS_PER_ARTICLE_MAX
 from domain.errors import Forbidden, NotFound, ValidationFailed
-from tests.factories import CommentFactory, Follow, store
+from tests.factories import CommentFactory, Follow, as_caller, store
 from tests.fakes import FakeUnitOfWork, FixedClock
 from tests.unit.conftest import stored_user_id
 
@@ -27,7 +27,7 @@ def draft(title: str = "How to train your dragon", tags: tuple[str, ...] = ()) -
 @pytest.fixture
 def dragon(articles: ArticleService, alice: int, clock: FixedClock) -> str:
     """Alice's article, written before the test acts; its slug."""
-    slug = articles.create(alice, draft(tags=("dragons", "training"))).slug
+    slug = articles.create(as_caller(alice), draft(tags=("dragons", "training"))).slug
     clock.advance()
     return slug
 
@@ -38,7 +38,9 @@ def dragon(articles: ArticleService, alice: int, clock: FixedClock) -> str:
 def test_create_commits_the_article_with_a_slug_from_its_title(
     uow: FakeUnitOfWork, articles: ArticleService, alice: int, clock: FixedClock
 ) -> None:
-    view = articles.create(alice, draft("How to train your Dragon!", tags=("training", "dragons")))
+    view = articles.create(
+        as_caller(alice), draft("How to train your Dragon!", tags=("training", "dragons"))
+    )
 
     assert uow.committed
     assert view.slug == "how-to-train-your-dragon"
@@ -57,8 +59,8 @@ def test_create_commits_the_article_with_a_slug_from_its_title(
 def test_a_second_article_with_the_same_title_gets_a_distinct_slug(
     articles: ArticleService, alice: int, bob: int
 ) -> None:
-    first = articles.create(alice, draft("Same title"))
-    second = articles.create(bob, draft("Same title"))
+    first = articles.create(as_caller(alice), draft("Same title"))
+    second = articles.create(as_caller(bob), draft("Same title"))
 
     assert first.slug == "same-title"
     assert re.fullmatch(r"same-title-[0-9a-f]{8}", second.slug)
@@ -66,8 +68,8 @@ def test_a_second_article_with_the_same_title_gets_a_distinct_slug(
 
 
 def test_tags_shared_by_articles_are_listed_once(articles: ArticleService, alice: int) -> None:
-    articles.create(alice, draft("One", tags=("python", "web")))
-    articles.create(alice, draft("Two", tags=("python", "db", "python ")))
+    articles.create(as_caller(alice), draft("One", tags=("python", "web")))
+    articles.create(as_caller(alice), draft("Two", tags=("python", "db", "python ")))
 
     assert articles.tags() == ["db", "python", "web"]
 
@@ -90,7 +92,7 @@ def test_create_with_an_invalid_value_commits_nothing(
     uow: FakeUnitOfWork, articles: ArticleService, alice: int, bad_draft: ArticleDraft
 ) -> None:
     with pytest.raises(ValidationFailed):
-        articles.create(alice, bad_draft)
+        articles.create(as_caller(alice), bad_draft)
 
     assert not uow.committed
     assert uow.articles.articles == {}
@@ -119,7 +121,7 @@ def test_search_lists_newest_first_without_bodies_and_commits_nothing(
     uow: FakeUnitOfWork, articles: ArticleService, alice: int, clock: FixedClock
 ) -> None:
     for title in ("First", "Second", "Third"):
-        articles.create(alice, draft(title))
+        articles.create(as_caller(alice), draft(title))
         clock.advance()
 
     page = articles.search(ArticleFilter(), None)
@@ -133,10 +135,10 @@ def test_search_lists_newest_first_without_bodies_and_commits_nothing(
 def test_search_filters_by_tag_author_and_favorited_by(
     articles: ArticleService, alice: int, bob: int, clock: FixedClock
 ) -> None:
-    rust = articles.create(alice, draft("Rust", tags=("rust",))).slug
+    rust = articles.create(as_caller(alice), draft("Rust", tags=("rust",))).slug
     clock.advance()
-    articles.create(bob, draft("Python", tags=("python",)))
-    articles.favorite(rust, bob)
+    articles.create(as_caller(bob), draft("Python", tags=("python",)))
+    articles.favorite(rust, as_caller(bob))
 
     def titles(filters: ArticleFilter) -> list[str]:
         return [a.title for a in articles.search(filters, None).articles]
@@ -152,7 +154,7 @@ def test_search_pages_and_reports_the_total_of_all_matches(
     articles: ArticleService, alice: int, clock: FixedClock
 ) -> None:
     for n in range(5):
-        articles.create(alice, draft(f"Article {n}"))
+        articles.create(as_caller(alice), draft(f"Article {n}"))
         clock.advance()
 
     page = articles.search(ArticleFilter(limit=2, offset=1), None)
@@ -182,13 +184,13 @@ def test_feed_lists_only_articles_by_authors_the_viewer_follows(
     uow: FakeUnitOfWork, articles: ArticleService, alice: int, bob: int, clock: FixedClock
 ) -> None:
     carol = stored_user_id(uow, "carol")
-    articles.create(bob, draft("By Bob"))
+    articles.create(as_caller(bob), draft("By Bob"))
     clock.advance()
-    articles.create(carol, draft("By Carol"))
-    articles.create(alice, draft("By Alice herself"))
+    articles.create(as_caller(carol), draft("By Carol"))
+    articles.create(as_caller(alice), draft("By Alice herself"))
     store(uow.another, Follow(follower_id=alice, followee_id=bob))
 
-    page = articles.feed(alice, limit=20, offset=0)
+    page = articles.feed(as_caller(alice), limit=20, offset=0)
 
     assert not uow.committed
     assert page.total == 1
@@ -200,7 +202,7 @@ def test_feed_with_a_page_out_of_bounds_is_refused(
     uow: FakeUnitOfWork, articles: ArticleService, alice: int, limit: int, offset: int
 ) -> None:
     with pytest.raises(ValidationFailed):
-        articles.feed(alice, limit=limit, offset=offset)
+        articles.feed(as_caller(alice), limit=limit, offset=offset)
 
     assert not uow.committed
 
@@ -208,7 +210,7 @@ def test_feed_with_a_page_out_of_bounds_is_refused(
 def test_tags_are_listed_alphabetically_and_commit_nothing(
     uow: FakeUnitOfWork, articles: ArticleService, alice: int
 ) -> None:
-    articles.create(alice, draft(tags=("zebra", "apple", "mango")))
+    articles.create(as_caller(alice), draft(tags=("zebra", "apple", "mango")))
 
     assert articles.tags() == ["apple", "mango", "zebra"]
     assert not uow.committed
@@ -222,7 +224,9 @@ def test_update_by_the_author_commits_the_changes(
 ) -> None:
     written = articles.get(dragon, None)
 
-    view = articles.update(dragon, alice, ArticleChanges(description="New", body="New body"))
+    view = articles.update(
+        dragon, as_caller(alice), ArticleChanges(description="New", body="New body")
+    )
 
     assert uow.committed
     assert (view.slug, view.title) == (dragon, written.title)
@@ -236,7 +240,7 @@ def test_update_by_the_author_commits_the_changes(
 def test_update_leaves_the_fields_given_as_none_untouched(
     articles: ArticleService, dragon: str, alice: int
 ) -> None:
-    view = articles.update(dragon, alice, ArticleChanges(body="Only the body"))
+    view = articles.update(dragon, as_caller(alice), ArticleChanges(body="Only the body"))
 
     assert (view.title, view.description, view.body) == (
         "How to train your dragon",
@@ -248,7 +252,7 @@ def test_update_leaves_the_fields_given_as_none_untouched(
 def test_a_new_title_gives_the_article_a_new_slug(
     articles: ArticleService, dragon: str, alice: int
 ) -> None:
-    view = articles.update(dragon, alice, ArticleChanges(title="Taming wild dragons"))
+    view = articles.update(dragon, as_caller(alice), ArticleChanges(title="Taming wild dragons"))
 
     assert view.slug == "taming-wild-dragons"
     assert articles.get("taming-wild-dragons", None).title == "Taming wild dragons"
@@ -259,16 +263,18 @@ def test_a_new_title_gives_the_article_a_new_slug(
 def test_a_new_title_whose_slug_is_taken_gets_a_distinct_slug(
     articles: ArticleService, dragon: str, alice: int, bob: int
 ) -> None:
-    articles.create(bob, draft("Taken title"))
+    articles.create(as_caller(bob), draft("Taken title"))
 
-    view = articles.update(dragon, alice, ArticleChanges(title="Taken title"))
+    view = articles.update(dragon, as_caller(alice), ArticleChanges(title="Taken title"))
 
     assert re.fullmatch(r"taken-title-[0-9a-f]{8}", view.slug)
     assert articles.get("taken-title", None).author.username == "bob"
 
 
 def test_the_same_title_keeps_the_slug(articles: ArticleService, dragon: str, alice: int) -> None:
-    view = articles.update(dragon, alice, ArticleChanges(title="How to train your dragon"))
+    view = articles.update(
+        dragon, as_caller(alice), ArticleChanges(title="How to train your dragon")
+    )
 
     assert view.slug == dragon
 
@@ -276,7 +282,9 @@ def test_the_same_title_keeps_the_slug(articles: ArticleService, dragon: str, al
 def test_a_new_title_with_the_same_slug_keeps_the_slug(
     articles: ArticleService, dragon: str, alice: int
 ) -> None:
-    view = articles.update(dragon, alice, ArticleChanges(title="How to Train Your Dragon!"))
+    view = articles.update(
+        dragon, as_caller(alice), ArticleChanges(title="How to Train Your Dragon!")
+    )
 
     assert view.title == "How to Train Your Dragon!"
     assert view.slug == dragon
@@ -288,7 +296,7 @@ def test_update_by_someone_else_is_forbidden_and_commits_nothing(
     before = articles.get(dragon, None)
 
     with pytest.raises(Forbidden):
-        articles.update(dragon, bob, ArticleChanges(title="Hijacked", body="Hijacked"))
+        articles.update(dragon, as_caller(bob), ArticleChanges(title="Hijacked", body="Hijacked"))
 
     assert not uow.committed
     assert articles.get(dragon, None) == before
@@ -298,7 +306,7 @@ def test_update_of_an_unknown_article_is_not_found(
     uow: FakeUnitOfWork, articles: ArticleService, alice: int
 ) -> None:
     with pytest.raises(NotFound):
-        articles.update("no-such-article", alice, ArticleChanges(body="x"))
+        articles.update("no-such-article", as_caller(alice), ArticleChanges(body="x"))
 
     assert not uow.committed
 
@@ -311,7 +319,7 @@ def test_update_with_an_invalid_value_commits_nothing(
     uow: FakeUnitOfWork, articles: ArticleService, dragon: str, alice: int, changes: ArticleChanges
 ) -> None:
     with pytest.raises(ValidationFailed):
-        articles.update(dragon, alice, changes)
+        articles.update(dragon, as_caller(alice), changes)
 
     assert not uow.committed
 
@@ -322,14 +330,14 @@ def test_update_with_an_invalid_value_commits_nothing(
 def test_delete_by_the_author_commits_and_takes_comments_and_favorites_with_it(
     uow: FakeUnitOfWork, articles: ArticleService, dragon: str, alice: int, bob: int
 ) -> None:
-    articles.favorite(dragon, bob)
+    articles.favorite(dragon, as_caller(bob))
     stored = uow.articles.get_by_slug(dragon)
     assert stored is not None and stored.id is not None
     comment = CommentFactory(article_id=stored.id, author_id=bob)
     store(uow.another, comment)
     assert comment.id is not None
 
-    articles.delete(dragon, alice)
+    articles.delete(dragon, as_caller(alice))
 
     assert uow.committed
     with pytest.raises(NotFound):
@@ -342,7 +350,7 @@ def test_delete_by_someone_else_is_forbidden_and_commits_nothing(
     uow: FakeUnitOfWork, articles: ArticleService, dragon: str, bob: int
 ) -> None:
     with pytest.raises(Forbidden):
-        articles.delete(dragon, bob)
+        articles.delete(dragon, as_caller(bob))
 
     assert not uow.committed
     assert articles.get(dragon, None).slug == dragon
@@ -352,7 +360,7 @@ def test_delete_of_an_unknown_article_is_not_found(
     uow: FakeUnitOfWork, articles: ArticleService, alice: int
 ) -> None:
     with pytest.raises(NotFound):
-        articles.delete("no-such-article", alice)
+        articles.delete("no-such-article", as_caller(alice))
 
     assert not uow.committed
 
@@ -363,7 +371,7 @@ def test_delete_of_an_unknown_article_is_not_found(
 def test_favorite_commits_and_counts_the_favorite(
     uow: FakeUnitOfWork, articles: ArticleService, dragon: str, bob: int
 ) -> None:
-    view = articles.favorite(dragon, bob)
+    view = articles.favorite(dragon, as_caller(bob))
 
     assert uow.committed
     assert (view.favorited, view.favorites_count) == (True, 1)
@@ -372,8 +380,8 @@ def test_favorite_commits_and_counts_the_favorite(
 
 
 def test_favoriting_twice_counts_once(articles: ArticleService, dragon: str, bob: int) -> None:
-    articles.favorite(dragon, bob)
-    view = articles.favorite(dragon, bob)
+    articles.favorite(dragon, as_caller(bob))
+    view = articles.favorite(dragon, as_caller(bob))
 
     assert (view.favorited, view.favorites_count) == (True, 1)
 
@@ -381,8 +389,8 @@ def test_favoriting_twice_counts_once(articles: ArticleService, dragon: str, bob
 def test_favorites_of_different_readers_add_up(
     articles: ArticleService, dragon: str, alice: int, bob: int
 ) -> None:
-    articles.favorite(dragon, bob)
-    view = articles.favorite(dragon, alice)
+    articles.favorite(dragon, as_caller(bob))
+    view = articles.favorite(dragon, as_caller(alice))
 
     assert view.favorites_count == 2
     assert articles.get(dragon, bob).favorited
@@ -391,10 +399,10 @@ def test_favorites_of_different_readers_add_up(
 def test_unfavorite_commits_and_uncounts_the_favorite(
     uow: FakeUnitOfWork, articles: ArticleService, dragon: str, alice: int, bob: int
 ) -> None:
-    articles.favorite(dragon, bob)
-    articles.favorite(dragon, alice)
+    articles.favorite(dragon, as_caller(bob))
+    articles.favorite(dragon, as_caller(alice))
 
-    view = articles.unfavorite(dragon, bob)
+    view = articles.unfavorite(dragon, as_caller(bob))
 
     assert uow.committed
     assert (view.favorited, view.favorites_count) == (False, 1)
@@ -404,7 +412,7 @@ def test_unfavorite_commits_and_uncounts_the_favorite(
 def test_unfavoriting_an_article_not_favorited_changes_nothing(
     articles: ArticleService, dragon: str, bob: int
 ) -> None:
-    view = articles.unfavorite(dragon, bob)
+    view = articles.unfavorite(dragon, as_caller(bob))
 
     assert (view.favorited, view.favorites_count) == (False, 0)
 
@@ -414,6 +422,6 @@ def test_favoriting_an_unknown_article_is_not_found(
     uow: FakeUnitOfWork, articles: ArticleService, bob: int, action: str
 ) -> None:
     with pytest.raises(NotFound):
-        getattr(articles, action)("no-such-article", bob)
+        getattr(articles, action)("no-such-article", as_caller(bob))
 
     assert not uow.committed

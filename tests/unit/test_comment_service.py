@@ -6,7 +6,7 @@ from application.comments import CommentService
 from application.read_models import ProfileView
 from domain.articles import Article
 from domain.errors import Forbidden, NotFound, ValidationFailed
-from tests.factories import ArticleFactory, Follow, store
+from tests.factories import ArticleFactory, Follow, as_caller, store
 from tests.fakes import FakeUnitOfWork, FixedClock
 
 
@@ -30,7 +30,7 @@ def article(uow: FakeUnitOfWork, alice: int) -> Article:
 def test_add_commits_the_comment_and_returns_it(
     uow: FakeUnitOfWork, comments: CommentService, article: Article, bob: int, clock: FixedClock
 ) -> None:
-    view = comments.add(article.slug, bob, "Great read")
+    view = comments.add(article.slug, as_caller(bob), "Great read")
 
     assert uow.committed
     assert view.body == "Great read"
@@ -43,7 +43,7 @@ def test_add_to_an_unknown_article_is_not_found_and_commits_nothing(
     uow: FakeUnitOfWork, comments: CommentService, bob: int
 ) -> None:
     with pytest.raises(NotFound, match="article not found"):
-        comments.add("no-such-article", bob, "Hello?")
+        comments.add("no-such-article", as_caller(bob), "Hello?")
 
     assert not uow.committed
     assert uow.comments.comments == {}
@@ -54,7 +54,7 @@ def test_add_with_an_invalid_body_commits_nothing(
     uow: FakeUnitOfWork, comments: CommentService, article: Article, bob: int, body: str
 ) -> None:
     with pytest.raises(ValidationFailed):
-        comments.add(article.slug, bob, body)
+        comments.add(article.slug, as_caller(bob), body)
 
     assert not uow.committed
     assert uow.comments.comments == {}
@@ -64,7 +64,7 @@ def test_comments_are_listed_newest_first_and_commit_nothing(
     uow: FakeUnitOfWork, comments: CommentService, article: Article, alice: int, bob: int
 ) -> None:
     for author, body in [(bob, "first"), (alice, "second"), (bob, "third")]:
-        comments.add(article.slug, author, body)
+        comments.add(article.slug, as_caller(author), body)
 
     listed = comments.for_article(article.slug, None)
 
@@ -80,7 +80,7 @@ def test_comments_are_only_those_of_the_article(
     uow: FakeUnitOfWork, comments: CommentService, article: Article, alice: int, bob: int
 ) -> None:
     other = _article(uow, alice, "Other")
-    comments.add(other.slug, bob, "elsewhere")
+    comments.add(other.slug, as_caller(bob), "elsewhere")
 
     assert comments.for_article(article.slug, None) == []
 
@@ -88,7 +88,7 @@ def test_comments_are_only_those_of_the_article(
 def test_comment_authors_show_whether_the_viewer_follows_them(
     uow: FakeUnitOfWork, comments: CommentService, article: Article, alice: int, bob: int
 ) -> None:
-    comments.add(article.slug, bob, "Hi")
+    comments.add(article.slug, as_caller(bob), "Hi")
     store(uow.another, Follow(follower_id=alice, followee_id=bob))
 
     assert comments.for_article(article.slug, alice)[0].author.following
@@ -103,9 +103,9 @@ def test_comments_of_an_unknown_article_are_not_found(comments: CommentService) 
 def test_delete_by_the_comment_author_commits(
     uow: FakeUnitOfWork, comments: CommentService, article: Article, bob: int
 ) -> None:
-    comment = comments.add(article.slug, bob, "Oops")
+    comment = comments.add(article.slug, as_caller(bob), "Oops")
 
-    comments.delete(article.slug, comment.id, bob)
+    comments.delete(article.slug, comment.id, as_caller(bob))
 
     assert uow.committed
     assert comments.for_article(article.slug, None) == []
@@ -115,10 +115,10 @@ def test_delete_by_someone_else_is_forbidden_and_commits_nothing(
     uow: FakeUnitOfWork, comments: CommentService, article: Article, alice: int, bob: int
 ) -> None:
     # Not even the article's author may delete a reader's comment.
-    comment = comments.add(article.slug, bob, "Mine")
+    comment = comments.add(article.slug, as_caller(bob), "Mine")
 
     with pytest.raises(Forbidden):
-        comments.delete(article.slug, comment.id, alice)
+        comments.delete(article.slug, comment.id, as_caller(alice))
 
     assert not uow.committed
     assert [c.id for c in comments.for_article(article.slug, None)] == [comment.id]
@@ -128,10 +128,10 @@ def test_deleting_a_comment_through_another_article_is_not_found(
     uow: FakeUnitOfWork, comments: CommentService, article: Article, alice: int, bob: int
 ) -> None:
     other = _article(uow, alice, "Other")
-    comment = comments.add(article.slug, bob, "On Dragons")
+    comment = comments.add(article.slug, as_caller(bob), "On Dragons")
 
     with pytest.raises(NotFound, match="comment not found"):
-        comments.delete(other.slug, comment.id, bob)
+        comments.delete(other.slug, comment.id, as_caller(bob))
 
     assert not uow.committed
     assert uow.comments.get(comment.id) is not None
@@ -141,10 +141,10 @@ def test_deleting_a_comment_through_another_article_is_not_found(
 def test_deleting_an_unknown_comment_or_on_an_unknown_article_is_not_found(
     uow: FakeUnitOfWork, comments: CommentService, article: Article, bob: int, slug_known: bool
 ) -> None:
-    comment = comments.add(article.slug, bob, "Here")
+    comment = comments.add(article.slug, as_caller(bob), "Here")
     slug, comment_id = (article.slug, 404) if slug_known else ("no-such-article", comment.id)
 
     with pytest.raises(NotFound, match="comment not found"):
-        comments.delete(slug, comment_id, bob)
+        comments.delete(slug, comment_id, as_caller(bob))
 
     assert not uow.committed

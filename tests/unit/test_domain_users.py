@@ -23,6 +23,23 @@ def test_an_email_is_trimmed_and_lower_cased() -> None:
 
 
 @pytest.mark.parametrize(
+    "variant",
+    [
+        "re\u0301ne@example.com",  # "e" and a combining acute accent (NFD)
+        "R\u00c9NE@example.com",  # "É" as one character, upper case
+        "RE\u0301NE@EXAMPLE.COM",
+        "r\u00e9ne@example.com",
+    ],
+)
+def test_an_email_is_the_same_in_any_unicode_form_and_case(variant: str) -> None:
+    assert normalize_email(variant) == "r\u00e9ne@example.com"
+
+
+def test_an_email_is_case_folded_not_only_lower_cased() -> None:
+    assert normalize_email("STRASSE@example.de") == normalize_email("stra\u00dfe@example.de")
+
+
+@pytest.mark.parametrize(
     "email",
     ["alice", "alice@", "@example.com", "alice@example", "al ice@example.com", "a@b@c.io"],
 )

@@ -6,7 +6,7 @@ from application.profiles import ProfileService
 from application.read_models import ProfileView
 from domain.errors import Forbidden, NotFound
 from domain.users import User
-from tests.factories import Follow, UserFactory, store
+from tests.factories import Follow, UserFactory, as_caller, store
 from tests.fakes import FakeUnitOfWork
 
 
@@ -65,7 +65,7 @@ def test_an_unknown_profile_is_not_found(profiles: ProfileService) -> None:
 def test_follow_commits_the_follow(
     uow: FakeUnitOfWork, profiles: ProfileService, alice: User, bob: User
 ) -> None:
-    followed = profiles.follow(_id(alice), "bob")
+    followed = profiles.follow(as_caller(alice), "bob")
 
     assert uow.committed
     assert followed == ProfileView(
@@ -77,8 +77,8 @@ def test_follow_commits_the_follow(
 def test_following_twice_is_the_same_as_once(
     uow: FakeUnitOfWork, profiles: ProfileService, alice: User, bob: User
 ) -> None:
-    profiles.follow(_id(alice), "bob")
-    again = profiles.follow(_id(alice), "bob")
+    profiles.follow(as_caller(alice), "bob")
+    again = profiles.follow(as_caller(alice), "bob")
 
     assert uow.committed
     assert again.following
@@ -89,7 +89,7 @@ def test_following_yourself_is_forbidden_and_commits_nothing(
     uow: FakeUnitOfWork, profiles: ProfileService, alice: User
 ) -> None:
     with pytest.raises(Forbidden, match="you cannot follow yourself"):
-        profiles.follow(_id(alice), "alice")
+        profiles.follow(as_caller(alice), "alice")
 
     assert not uow.committed
     assert uow.users.follows == set()
@@ -99,7 +99,7 @@ def test_following_an_unknown_user_is_not_found_and_commits_nothing(
     uow: FakeUnitOfWork, profiles: ProfileService, alice: User
 ) -> None:
     with pytest.raises(NotFound):
-        profiles.follow(_id(alice), "nobody")
+        profiles.follow(as_caller(alice), "nobody")
 
     assert not uow.committed
 
@@ -107,9 +107,9 @@ def test_following_an_unknown_user_is_not_found_and_commits_nothing(
 def test_unfollow_commits_the_unfollow(
     uow: FakeUnitOfWork, profiles: ProfileService, alice: User, bob: User
 ) -> None:
-    profiles.follow(_id(alice), "bob")
+    profiles.follow(as_caller(alice), "bob")
 
-    unfollowed = profiles.unfollow(_id(alice), "bob")
+    unfollowed = profiles.unfollow(as_caller(alice), "bob")
 
     assert uow.committed
     assert not unfollowed.following
@@ -122,7 +122,7 @@ def test_unfollowing_someone_not_followed_changes_nothing(
 ) -> None:
     store(uow.another, Follow(follower_id=_id(bob), followee_id=_id(alice)))
 
-    assert not profiles.unfollow(_id(alice), "bob").following
+    assert not profiles.unfollow(as_caller(alice), "bob").following
     assert uow.users.follows == {(_id(bob), _id(alice))}
 
 
@@ -130,6 +130,6 @@ def test_unfollowing_an_unknown_user_is_not_found_and_commits_nothing(
     uow: FakeUnitOfWork, profiles: ProfileService, alice: User
 ) -> None:
     with pytest.raises(NotFound):
-        profiles.unfollow(_id(alice), "nobody")
+        profiles.unfollow(as_caller(alice), "nobody")
 
     assert not uow.committed

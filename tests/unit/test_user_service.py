@@ -2,12 +2,13 @@
 
 import pytest
 
+from application.caller import Caller
 from application.errors import NotAuthenticated
 from application.read_models import UserView
-from application.users import UserChanges, UserService
+from application.users import UpdatedUser, UserChanges, UserService
 from domain.errors import AlreadyExists, InvalidCredentials, ValidationFailed
 from domain.users import User
-from tests.factories import UserFactory, store
+from tests.factories import UserFactory, as_caller, store
 from tests.fakes import CountingHasher, FakePasswordHasher, FakeTokenService, FakeUnitOfWork
 
 
@@ -185,7 +186,7 @@ def test_current_returns_the_user_and_commits_nothing(
     uow: FakeUnitOfWork, users: UserService, alice: User
 ) -> None:
     assert alice.id is not None
-    assert users.current(alice.id) == UserView(
+    assert users.current(as_caller(alice)) == UserView(
         email="alice@example.com", username="alice", bio="", image=""
     )
     assert not uow.committed
@@ -195,7 +196,7 @@ def test_current_for_a_user_that_no_longer_exists_is_not_authenticated(
     users: UserService,
 ) -> None:
     with pytest.raises(NotAuthenticated):
-        users.current(404)
+        users.current(as_caller(404))
 
 
 # -- update -----------------------------------------------------------------------------
@@ -209,20 +210,20 @@ def test_update_commits_the_new_values(
         email=" New@Example.com", username="alice2", bio="I write", image="https://img/a.png"
     )
 
-    view = users.update(alice.id, changes)
+    view = users.update(as_caller(alice), changes).user
 
     assert uow.committed
     assert view == UserView(
         email="new@example.com", username="alice2", bio="I write", image="https://img/a.png"
     )
-    assert users.current(alice.id) == view
+    assert users.current(as_caller(alice)) == view
 
 
 def test_update_leaves_the_fields_given_as_none_untouched(
     uow: FakeUnitOfWork, users: UserService, alice: User
 ) -> None:
     assert alice.id is not None
-    users.update(alice.id, UserChanges(bio="Only the bio"))
+    users.update(as_caller(alice), UserChanges(bio="Only the bio"))
 
     stored = uow.users.get(alice.id)
     assert stored is not None
@@ -233,16 +234,16 @@ def test_update_leaves_the_fields_given_as_none_untouched(
 
 def test_update_with_nothing_to_change_changes_nothing(users: UserService, alice: User) -> None:
     assert alice.id is not None
-    before = users.current(alice.id)
+    before = users.current(as_caller(alice))
 
-    assert users.update(alice.id, UserChanges()) == before
+    assert users.update(as_caller(alice), UserChanges()) == UpdatedUser(before, token=None)
 
 
 def test_update_of_the_password_re_hashes_it(
     uow: FakeUnitOfWork, users: UserService, alice: User
 ) -> None:
     assert alice.id is not None
-    users.update(alice.id, UserChanges(password="new-secret"))
+    users.update(as_caller(alice), UserChanges(password="new-secret"))
 
     assert uow.committed
     assert users.login(email="alice@example.com", password="new-secret").user.username == "alice"
@@ -258,7 +259,7 @@ def test_update_to_an_email_another_user_has_commits_nothing(
     assert bob.id is not None
 
     with pytest.raises(AlreadyExists, match="email has already been taken"):
-        users.update(bob.id, UserChanges(email="Alice@Example.com"))
+        users.update(as_caller(bob), UserChanges(email="Alice@Example.com"))
 
     assert not uow.committed
     assert bob.email == "bob@example.com"
@@ -272,7 +273,7 @@ def test_update_to_a_username_another_user_has_commits_nothing(
     assert bob.id is not None
 
     with pytest.raises(AlreadyExists, match="username has already been taken"):
-        users.update(bob.id, UserChanges(username="alice"))
+        users.update(as_caller(bob), UserChanges(username="alice"))
 
     assert not uow.committed
     assert bob.username == "bob"
@@ -282,7 +283,9 @@ def test_update_to_ones_own_email_and_username_is_not_a_conflict(
     uow: FakeUnitOfWork, users: UserService, alice: User
 ) -> None:
     assert alice.id is not None
-    view = users.update(alice.id, UserChanges(email="ALICE@example.com", username="alice"))
+    view = users.update(
+        as_caller(alice), UserChanges(email="ALICE@example.com", username="alice")
+    ).user
 
     assert uow.committed
     assert (view.email, view.username) == ("alice@example.com", "alice")
@@ -303,7 +306,7 @@ def test_update_with_an_invalid_value_commits_nothing(
 ) -> None:
     assert alice.id is not None
     with pytest.raises(ValidationFailed):
-        users.update(alice.id, changes)
+        users.update(as_caller(alice), changes)
 
     assert not uow.committed
 
@@ -312,6 +315,84 @@ def test_update_for_a_user_that_no_longer_exists_is_not_authenticated(
     uow: FakeUnitOfWork, users: UserService
 ) -> None:
     with pytest.raises(NotAuthenticated):
-        users.update(404, UserChanges(bio="ghost"))
+        users.update(as_caller(404), UserChanges(bio="ghost"))
+
+    assert not uow.committed
+
+
+# -- sessions end when the password changes ----------------------------------------------
+
+
+def test_a_new_password_ends_the_sessions_before_it_and_gives_the_caller_a_new_token(
+    uow: FakeUnitOfWork, users: UserService, alice: User
+) -> None:
+    before = as_caller(alice)
+
+    updated = users.update(before, UserChanges(password="new-secret"))
+
+    assert uow.committed
+    assert updated.token == FakeTokenService().issue(Caller(before.user_id, 1))
+    with pytest.raises(NotAuthenticated, match="session ended"):
+        users.current(before)
+    with pytest.raises(NotAuthenticated, match="session ended"):
+        users.update(before, UserChanges(bio="from a stolen token"))
+    assert users.current(FakeTokenService().verify(updated.token)).username == "alice"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        UserChanges(username="alice2"),
+        UserChanges(email="alice2@example.com"),
+        UserChanges(bio="b", image="i"),
+    ],
+)
+def test_other_changes_keep_the_callers_token(
+    users: UserService, alice: User, changes: UserChanges
+) -> None:
+    before = as_caller(alice)
+
+    assert users.update(before, changes).token is None
+    assert users.current(before).bio == (changes.bio or "")
+
+
+def test_a_login_after_a_password_change_gives_a_token_of_the_new_generation(
+    users: UserService, alice: User
+) -> None:
+    users.update(as_caller(alice), UserChanges(password="new-secret"))
+
+    token = users.login(email="alice@example.com", password="new-secret").token
+
+    assert FakeTokenService().verify(token) == Caller(alice.id or 0, 1)
+
+
+# -- usernames are one whatever their case -----------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["Alice", "ALICE"])
+def test_register_with_a_case_variant_of_a_taken_username_commits_nothing(
+    uow: FakeUnitOfWork, users: UserService, alice: User, variant: str
+) -> None:
+    with pytest.raises(AlreadyExists, match="username has already been taken"):
+        users.register(username=variant, email="other@example.com", password="pw")
+
+    assert not uow.committed
+
+
+def test_a_user_may_change_the_case_of_their_own_name(
+    uow: FakeUnitOfWork, users: UserService, alice: User
+) -> None:
+    assert users.update(as_caller(alice), UserChanges(username="ALICE")).user.username == "ALICE"
+    assert uow.committed
+
+
+def test_nobody_may_take_another_users_name_in_another_case(
+    uow: FakeUnitOfWork, users: UserService, alice: User
+) -> None:
+    bob = UserFactory(username="bob", email="bob@example.com")
+    store(uow.another, bob)
+
+    with pytest.raises(AlreadyExists, match="username has already been taken"):
+        users.update(as_caller(bob), UserChanges(username="Alice"))
 
     assert not uow.committed

@@ -28,10 +28,11 @@ def create_app(container: Container | None = None) -> FastAPI:
         raise RuntimeError(f"refusing to serve: {problem}")
     # Admission (api.middleware): one slot per connection the pool may hand out, so a
     # request that holds a slot never waits long for a connection; and a lane of its own for
-    # the requests that hash a password, so that a flood of them cannot take those slots.
+    # the requests that hash a password, so that a flood of them cannot take those slots
+    # (the hashes themselves take turns in the hasher: infrastructure.security.BoundedHasher).
     # One thread per slot of either lane: an admitted request never waits for a thread.
     slots = settings.pool_size + settings.pool_max_overflow
-    password_slots = settings.password_hashing_slots
+    password_slots = settings.password_lane_slots
     threads = slots + password_slots
 
     @asynccontextmanager

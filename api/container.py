@@ -20,7 +20,7 @@ from application.users import UserService
 from infrastructure.database import ReadinessProbe, create_db_engine, create_session_factory
 from infrastructure.instrumentation import DatabaseMetrics
 from infrastructure.rate_limits import AddressLimit, LimitsLoginAttempts
-from infrastructure.security import Argon2PasswordHasher, JwtTokenService
+from infrastructure.security import Argon2PasswordHasher, BoundedHasher, JwtTokenService
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -57,10 +57,14 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     hasher = providers.Singleton(
-        Argon2PasswordHasher,
-        time_cost=settings.provided.argon2_time_cost,
-        memory_cost_kib=settings.provided.argon2_memory_cost_kib,
-        parallelism=settings.provided.argon2_parallelism,
+        BoundedHasher,
+        providers.Singleton(
+            Argon2PasswordHasher,
+            time_cost=settings.provided.argon2_time_cost,
+            memory_cost_kib=settings.provided.argon2_memory_cost_kib,
+            parallelism=settings.provided.argon2_parallelism,
+        ),
+        concurrency=settings.provided.password_hashing_slots,
     )
     tokens = providers.Singleton(
         JwtTokenService,

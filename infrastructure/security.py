@@ -1,6 +1,7 @@
 """Password hashing (argon2id) and tokens (JWT, HS256): adapters for the application's ports."""
 
 import re
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -11,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from application.caller import Caller
 from application.errors import NotAuthenticated
+from application.ports import PasswordHasher
 
 
 class Argon2PasswordHasher:
@@ -27,6 +29,29 @@ class Argon2PasswordHasher:
             return self._argon2.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+
+class BoundedHasher:
+    """A password hasher that runs at most ``concurrency`` hashes at once; the rest wait.
+
+    Hashing is CPU work (argon2 runs each hash on ``parallelism`` threads of its own):
+    more at once only makes each slower and takes the CPU the rest of the API needs. The
+    requests that hash are admitted to a lane of their own, wider than this bound
+    (``api.middleware.Admission``), so they wait here, holding no database slot, and a
+    login the per-account limit refuses is answered without waiting behind the hashes.
+    """
+
+    def __init__(self, hasher: PasswordHasher, concurrency: int) -> None:
+        self._hasher = hasher
+        self._turns = threading.BoundedSemaphore(concurrency)
+
+    def hash(self, password: str) -> str:
+        with self._turns:
+            return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        with self._turns:
+            return self._hasher.verify(password_hash, password)
 
 
 class JwtTokenService:

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         return max(1, _usable_cpus() // self.argon2_parallelism)
 
     @property
+    def password_lane_slots(self) -> int:
+        """Requests that may hash a password admitted at once: a few per hashing slot. They
+        wait for the hasher (``BoundedHasher``), not at the door, so one the per-account
+        limit refuses, or an update that changes no password, is answered at once."""
+        return 4 * self.password_hashing_slots
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -4,7 +4,9 @@ The suite's own app has generous limits (tests.conftest.settings_for); these tes
 ones with windows far longer than a test, so no outcome depends on time passing.
 """
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -15,6 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.app import create_app
 from api.container import Container
+from infrastructure.security import BoundedHasher
 from infrastructure.settings import Settings
 from tests.api.conftest import assert_error
 
@@ -148,3 +151,47 @@ def test_ipv6_addresses_count_by_their_64_bit_prefix(limited: Limited) -> None:
             _assert_too_many(_login(same_network, "a@example.com", "x"), 60)
         with TestClient(app, client=("2001:db8:1:3::1", 40000)) as next_network:
             assert_error(_login(next_network, "a@example.com", "x"), 401)
+
+
+class GatedHasher:
+    """A hasher whose verifications wait at a gate: a hash that takes as long as a test wants."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.gate.set()
+        self.waiting = threading.Semaphore(0)
+
+    def hash(self, password: str) -> str:
+        return f"hashed:{password}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.waiting.release()
+        self.gate.wait()
+        return password_hash == f"hashed:{password}"
+
+
+def test_a_login_the_limit_refuses_does_not_wait_behind_a_hash(
+    limited: Limited, container: Container
+) -> None:
+    """A flood of logins on a locked account is answered 429 at once, however long the
+    hashes of the logins still allowed take: they wait for the hasher, not at the door."""
+    hasher = GatedHasher()
+    container.hasher.override(providers.Object(BoundedHasher(hasher, concurrency=1)))
+    with limited(
+        login_failures_per_account=1,
+        login_failure_window_seconds=3600,
+        password_hashing_concurrency=1,
+        admission_timeout_seconds=3,  # a 503 here would be the failure this test is about
+    ) as client:
+        assert _register(client, "alice") == 201
+        assert_error(_login(client, "alice@example.com", "wrong"), 401)  # alice is locked
+        hasher.waiting.acquire()  # (that login's verification)
+        hasher.gate.clear()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(_login, client, "nobody@example.com", "wrong")
+            hasher.waiting.acquire()  # ... now 'nobody' holds the hasher, until the gate opens
+            try:
+                _assert_too_many(_login(client, "alice@example.com", "wrong"), 3600)
+            finally:
+                hasher.gate.set()
+            assert_error(hashing.result(), 401)

@@ -17,8 +17,9 @@ what the probe saw:
            414, 431 or closed) within 2 s, and /health/live stays under 2 s meanwhile.
   register 30 concurrent registrations with one email: exactly 1 x 201 and 29 x 422.
   login    20 clients posting wrong-password logins: /api/tags median <= 100 ms (or, on a
-           machine so busy that /api/tags alone is slower, <= 3 x its median just before),
-           and no 5xx (429 from a per-account or per-address limit is expected).
+           machine so busy that /api/tags alone takes over 10 ms, <= 10 x its median just
+           before: the flood that starved it took it to ~190 x), and no 5xx (429 from a
+           per-account or per-address limit is expected).
 
 Prints a table and exits non-zero if any check fails. ``faults/run.py`` runs it as fault 8,
 against the service directly and through nginx.
@@ -418,7 +419,10 @@ async def attack_login_flood(target: Target, profile: Profile) -> Outcome:
         stop.set()
         await asyncio.gather(*clients)
     server_errors = sum(v for k, v in statuses.items() if not k.startswith(("2", "4")))
-    bound = max(0.1, 3 * quiet.median("/api/tags"))
+    # The 100 ms on a quiet machine (a quiet /api/tags is ~10 ms here); on a busy
+    # one, where the flood's hashes and everything else share fewer free cycles, 10 x the
+    # quiet median, still far below the starvation it guards against (2.1 s, ~190 x).
+    bound = max(0.1, 10 * quiet.median("/api/tags"))
     ok = probe.all_ok("/api/tags") and probe.median("/api/tags") <= bound and not server_errors
     counts = ", ".join(f"{k} x {v}" for k, v in statuses.most_common())
     figures = (

@@ -6,7 +6,7 @@ microseconds, building a service opens no session), and an ``async`` dependency 
 hop through the threadpool. The endpoints that call services are ``def``.
 """
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
@@ -27,7 +27,8 @@ _authorization = APIKeyHeader(
 
 
 def container(request: Request) -> Container:
-    return request.app.state.container
+    # app.state is an untyped bag; the app factory puts the Container there.
+    return cast(Container, request.app.state.container)
 
 
 def _token(header: str | None) -> str | None:

@@ -27,7 +27,10 @@ _authorization = APIKeyHeader(
 
 
 def container(request: Request) -> Container:
-    return request.app.state.container
+    # app.state is an untyped bag; the app factory puts the Container there. (An annotation,
+    # not cast(): this runs on every request.)
+    stored: Container = request.app.state.container
+    return stored
 
 
 def _token(header: str | None) -> str | None:

@@ -4,6 +4,7 @@ Unknown errors are 500 with a request id; the traceback goes to the log, never t
 """
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,7 +40,7 @@ _STATUS = {
 
 
 def error_response(
-    status: int, *messages: str, headers: dict[str, str] | None = None
+    status: int, *messages: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse({"errors": {"body": list(messages)}}, status_code=status, headers=headers)
 

@@ -27,7 +27,8 @@ def new_request_id() -> str:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]  # the ASGI spec's type; Scope's is Any
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return None

@@ -5,7 +5,7 @@ any use case runs; the domain checks them again for callers that are not HTTP.
 """
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -157,7 +157,22 @@ class Article(ArticleInList):
         return cls(body=view.body or "", **_article_fields(view))
 
 
-def _article_fields(view: ArticleView) -> dict[str, object]:
+class _ArticleFields(TypedDict):
+    """An ``ArticleInList``'s fields as keywords: typed, so the checker matches them to the
+    model's (a field missing here, or of another type, is an error)."""
+
+    slug: str
+    title: str
+    description: str
+    tagList: list[str]
+    createdAt: datetime
+    updatedAt: datetime
+    favorited: bool
+    favoritesCount: int
+    author: Profile
+
+
+def _article_fields(view: ArticleView) -> _ArticleFields:
     return {
         "slug": view.slug,
         "title": view.title,

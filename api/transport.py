@@ -130,6 +130,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # -- connection -------------------------------------------------------------------
 
+    # The ignore: asyncio types the argument BaseTransport, but a stream server always hands
+    # its protocols a Transport (uvicorn's own override narrows it, and ignores, the same way).
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections and not _make_room():

@@ -100,6 +100,7 @@ def is_conflict(error: BaseException) -> bool:
 def _meaning(code: str) -> Callable[[sa_exc.DBAPIError], Exception | None] | None:
     """The entry for ``code``, or for its class: the SQLSTATE's first 4 or 2 characters,
     the SQLite primary error name (``SQLITE_BUSY`` for ``SQLITE_BUSY_SNAPSHOT``)."""
+    candidates: tuple[str, ...]
     if code.startswith("SQLITE_"):
         candidates = (code, "_".join(code.split("_")[:2]))
     else:

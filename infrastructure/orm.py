@@ -5,6 +5,8 @@ autogenerate sees them all. Relationships are ``lazy="raise"``: a load that was 
 for is an error in tests, never a hidden query per row in production.
 """
 
+from typing import TypedDict
+
 from sqlalchemy import (
     Column,
     DateTime,
@@ -37,10 +39,18 @@ metadata = MetaData(
 # Timestamps are stored in UTC; SQLite hands them back naive, the read side marks them UTC.
 Timestamp = DateTime(timezone=True)
 
+
+class _DialectOptions(TypedDict):
+    """Keyword options ``Table`` passes to a dialect (a plain dict would also match its
+    named parameters, so the type checker could not pick an overload)."""
+
+    sqlite_autoincrement: bool
+
+
 # Tables with a surrogate id never give a deleted row's id to a new one: a token names a user
 # id, so a reused id would hand a deleted user's token the next user's account. PostgreSQL's
 # sequences never reuse; SQLite needs AUTOINCREMENT (otherwise it takes max(id) + 1).
-NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+NEVER_REUSE_IDS: _DialectOptions = {"sqlite_autoincrement": True}
 
 users = Table(
     "users",

@@ -31,7 +31,7 @@ router = APIRouter(include_in_schema=False)
 def _with_integrity(page: HTMLResponse) -> HTMLResponse:
     """FastAPI's page with ``integrity`` on each asset it loads (its helpers have no option
     for it; tests/api/test_exposure.py fails if an asset is left without one)."""
-    html = page.body.decode()
+    html = bytes(page.body).decode()  # typed bytes | memoryview; bytes(a bytes) is no copy
     for url, digest in INTEGRITY.items():
         for attribute in ("src", "href"):
             html = html.replace(

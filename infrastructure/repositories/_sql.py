@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 @cache
 def _insert_ignoring_duplicates(dialect_name: str, table: Table) -> Insert:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    # The function, not the module: a module chosen at run time is untyped to the checker.
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     first_key = table.primary_key.columns.values()[0]
     # Count the RETURNING rows: a cursor's rowcount for INSERT is not reliable across drivers.
-    return dialect.insert(table).on_conflict_do_nothing().returning(first_key)
+    return insert(table).on_conflict_do_nothing().returning(first_key)
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:

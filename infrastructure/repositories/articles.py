@@ -25,13 +25,13 @@ _MOVE_FAVORITES_COUNT = (
 
 
 @cache
-def _by_slug(for_update: bool) -> Select[tuple[Article]]:
+def _by_slug(for_update: bool) -> Select[Article]:
     statement = select(Article).where(articles.c.slug == bindparam("slug"))
     return statement.with_for_update(of=articles) if for_update else statement
 
 
 @cache
-def _tags() -> Select[tuple[Tag]]:
+def _tags() -> Select[Tag]:
     return select(Tag).where(tags.c.name.in_(bindparam("names", expanding=True)))
 
 

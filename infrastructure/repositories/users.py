@@ -20,7 +20,7 @@ _UNFOLLOW = delete(follows).where(
 
 
 @cache
-def _by(column: str) -> Select[tuple[User]]:
+def _by(column: str) -> Select[User]:
     """Users by a unique column; built on first use (the mapping is made at start-up).
 
     The username is compared as ``lower(username)``, the expression its unique index is on.

@@ -7,26 +7,21 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 
 from infrastructure import transaction_ending
+from infrastructure.backend import Backend, backend_of
 from infrastructure.orm import map_entities
 from infrastructure.settings import Settings
 
 
 def create_db_engine(settings: Settings) -> Engine:
     """Build the engine for ``settings.database_url``: SQLite or PostgreSQL (psycopg 3)."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite":
+    if backend_of(settings.database_url) is Backend.SQLITE:
         engine = _sqlite_engine(settings)
-    elif url.get_backend_name() == "postgresql":
-        engine = _postgresql_engine(settings)
     else:
-        raise ValueError(
-            f"unsupported database: {url.get_backend_name()} (use sqlite or postgresql)"
-        )
+        engine = _postgresql_engine(settings)
     transaction_ending.watch(engine)  # how the unit of work will end its transactions
     return engine
 
@@ -141,7 +136,7 @@ def connection_budget_problem(settings: Settings, workers: int) -> str | None:
     reserved for superusers. ``None`` when they fit, or when the database is SQLite or
     cannot be asked now (it is checked again at the next start).
     """
-    if settings.is_sqlite:
+    if backend_of(settings.database_url) is not Backend.POSTGRESQL:
         return None
     try:
         engine = create_engine(
@@ -193,16 +188,15 @@ class ReadinessProbe:
         max_age: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        url = make_url(settings.database_url)
         connect_args: dict[str, Any] = {"check_same_thread": False}  # probes run on any thread
-        if url.get_backend_name() == "postgresql":
+        if backend_of(settings.database_url) is Backend.POSTGRESQL:
             connect_args = {
                 "connect_timeout": timeout_seconds,
                 "options": f"-c statement_timeout={timeout_seconds * 1000}",
                 "application_name": "conduit-readiness",
             }
         self.engine = create_engine(
-            url,
+            settings.database_url,
             poolclass=QueuePool,
             pool_size=1,
             max_overflow=0,

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from infrastructure.backend import Backend, backend_of
 from infrastructure.database import create_db_engine, create_session_factory
 from infrastructure.migrations import upgrade_to_head
 from infrastructure.orm import map_entities, metadata
@@ -108,7 +109,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def _empty_tables(engine: Engine) -> None:
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
+        if backend_of(engine) is Backend.POSTGRESQL:
             names = ", ".join(table.name for table in metadata.sorted_tables)
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:

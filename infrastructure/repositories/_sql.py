@@ -7,10 +7,12 @@ from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from infrastructure.backend import Backend, backend_of
+
 
 @cache
-def _insert_ignoring_duplicates(dialect_name: str, table: Table) -> Insert:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
+def _insert_ignoring_duplicates(backend: Backend, table: Table) -> Insert:
+    dialect = postgresql if backend is Backend.POSTGRESQL else sqlite
     first_key = table.primary_key.columns.values()[0]
     # Count the RETURNING rows: a cursor's rowcount for INSERT is not reliable across drivers.
     return dialect.insert(table).on_conflict_do_nothing().returning(first_key)
@@ -27,5 +29,5 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[s
     if not rows:
         return 0
     connection = session.connection()
-    statement = _insert_ignoring_duplicates(connection.dialect.name, table)
+    statement = _insert_ignoring_duplicates(backend_of(connection), table)
     return len(connection.execute(statement, rows).all())

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import event, text
 
-from infrastructure.database import DatabaseUnreachable, ReadinessProbe
+from infrastructure.readiness import DatabaseUnreachable, ReadinessProbe
 from tests.conftest import settings_for
 from tests.integration.test_database_faults import UNREACHABLE_PG, _terminate
 

@@ -96,7 +96,7 @@ class RequestContext:
                                 "route": route,
                                 "status": status,
                                 "duration_ms": round(duration * 1000, 2),
-                                "sql_statements": statements[0],
+                                "sql_statements": statements.count,
                                 "request_id": request_id,
                             }
                         )

@@ -18,7 +18,7 @@ from application.ports import SystemClock
 from application.profiles import ProfileService
 from application.users import UserService
 from infrastructure.engine import create_db_engine
-from infrastructure.instrumentation import DatabaseMetrics
+from infrastructure.instrumentation import DatabaseMetrics, counting_statements
 from infrastructure.orm import map_entities
 from infrastructure.rate_limits import AddressLimit, LimitsLoginAttempts
 from infrastructure.readiness import ReadinessProbe
@@ -56,6 +56,7 @@ class Container(containers.DeclarativeContainer):
     readiness_probe = providers.Resource(_readiness_probe, settings)
     metrics_registry = providers.Singleton(CollectorRegistry)
     db_metrics = providers.Singleton(DatabaseMetrics, metrics_registry)
+    counting_statements = providers.Object(counting_statements)
     session_factory = providers.Singleton(_session_factory, engine, db_metrics)
     uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory)
 

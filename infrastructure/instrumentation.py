@@ -8,8 +8,7 @@ Metrics live in a registry of their own per app (not prometheus_client's global 
 several apps in one process (tests) do not collide.
 """
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
@@ -31,13 +30,23 @@ class SentStatement(NamedTuple):
 
 class SentStatements:
     """What was sent inside one ``counting_statements`` block: ``count`` statements, and
-    with ``record`` each one's SQL and parameters as the driver got them."""
+    with ``record`` each one's SQL and parameters as the driver got them.
 
-    __slots__ = ("count", "sent")
+    Its own context manager, not a generator's: every request opens one (half the cost).
+    """
+
+    __slots__ = ("_token", "count", "sent")
 
     def __init__(self, record: bool) -> None:
         self.count = 0
         self.sent: list[SentStatement] | None = [] if record else None
+
+    def __enter__(self) -> "SentStatements":
+        self._token = _open.set((*_open.get(), self))
+        return self
+
+    def __exit__(self, *_exc_info: object) -> None:
+        _open.reset(self._token)
 
 
 # The blocks open in this context, innermost last. The engine hook runs in a worker thread,
@@ -45,17 +54,11 @@ class SentStatements:
 _open: ContextVar[tuple[SentStatements, ...]] = ContextVar("conduit_statements", default=())
 
 
-@contextmanager
-def counting_statements(*, record: bool = False) -> Iterator[SentStatements]:
-    """Count the SQL statements sent while inside, by this context (and the threads it
-    runs work on), on the engines ``count_statements`` watches. Blocks nest: a request's
-    own count inside a test's counts in both."""
-    statements = SentStatements(record)
-    token = _open.set((*_open.get(), statements))
-    try:
-        yield statements
-    finally:
-        _open.reset(token)
+def counting_statements(*, record: bool = False) -> SentStatements:
+    """A block (``with``) that counts the SQL statements sent inside it, by this context
+    (and the threads it runs work on), on the engines ``count_statements`` watches. Blocks
+    nest: a request's own count inside a test's counts in both."""
+    return SentStatements(record)
 
 
 def count_statements(engine: Engine, each: Callable[[], object] | None = None) -> None:

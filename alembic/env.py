@@ -10,6 +10,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
+from infrastructure.backend import Backend, backend_of
 from infrastructure.orm import metadata
 from infrastructure.settings import Settings
 
@@ -35,7 +36,7 @@ def run_migrations_online() -> None:
     settings = Settings()
     engine = create_engine(_database_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        is_postgresql = connection.dialect.name == "postgresql"
+        is_postgresql = backend_of(connection) is Backend.POSTGRESQL
         context.configure(
             connection=connection,
             target_metadata=metadata,

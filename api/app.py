@@ -83,7 +83,10 @@ def create_app(container: Container | None = None) -> FastAPI:
             expose_headers=["X-Request-ID"],
         )
     app.add_middleware(
-        RequestContext, registry=container.metrics_registry(), log_requests=settings.log_requests
+        RequestContext,
+        registry=container.metrics_registry(),
+        log_requests=settings.log_requests,
+        counting_statements=container.counting_statements(),
     )
     app.add_middleware(SecurityHeaders)
     return app

@@ -36,7 +36,7 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from api.transport import allow_open_files, uvicorn_options
-    from infrastructure.database import connection_budget_problem
+    from infrastructure.connection_budget import connection_budget_problem
 
     settings = Settings()
     problem = settings.insecure_for_serving() or connection_budget_problem(settings, args.workers)
@@ -61,7 +61,7 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def seed(args: argparse.Namespace) -> None:
-    from infrastructure.database import create_db_engine
+    from infrastructure.engine import create_db_engine
     from infrastructure.security import Argon2PasswordHasher
     from infrastructure.seed import SeedError, SeedPlan, StderrProgress, seed_database
 

@@ -17,15 +17,19 @@ from application.comments import CommentService
 from application.ports import SystemClock
 from application.profiles import ProfileService
 from application.users import UserService
-from infrastructure.database import ReadinessProbe, create_db_engine, create_session_factory
-from infrastructure.instrumentation import DatabaseMetrics
+from infrastructure.engine import create_db_engine
+from infrastructure.instrumentation import DatabaseMetrics, counting_statements
+from infrastructure.orm import map_entities
 from infrastructure.rate_limits import AddressLimit, LimitsLoginAttempts
+from infrastructure.readiness import ReadinessProbe
 from infrastructure.security import Argon2PasswordHasher, BoundedHasher, JwtTokenService
+from infrastructure.sessions import create_session_factory
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 
 
 def _session_factory(engine: Engine, metrics: DatabaseMetrics) -> sessionmaker[Session]:
+    map_entities()  # the domain classes onto the tables, before any session exists
     factory = create_session_factory(engine)
     metrics.instrument(engine, factory)
     return factory
@@ -52,6 +56,7 @@ class Container(containers.DeclarativeContainer):
     readiness_probe = providers.Resource(_readiness_probe, settings)
     metrics_registry = providers.Singleton(CollectorRegistry)
     db_metrics = providers.Singleton(DatabaseMetrics, metrics_registry)
+    counting_statements = providers.Object(counting_statements)
     session_factory = providers.Singleton(_session_factory, engine, db_metrics)
     uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory)
 

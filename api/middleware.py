@@ -8,12 +8,13 @@ import logging
 import random
 import re
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 import anyio
 from prometheus_client import CollectorRegistry, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from infrastructure.instrumentation import counting_statements
 
 log = logging.getLogger("conduit.request")
 
@@ -45,14 +46,33 @@ async def send_error(send: Send, status: int, message: str, headers: dict[str, s
     await send({"type": "http.response.body", "body": body})
 
 
+class Counted(Protocol):
+    """The statements a block has sent so far."""
+
+    @property
+    def count(self) -> int: ...
+
+
+# Opens a block that counts the SQL statements sent inside it; the app factory passes the
+# container's (``infrastructure.instrumentation.counting_statements``).
+CountingStatements = Callable[[], AbstractContextManager[Counted]]
+
+
 class RequestContext:
     """Gives every request an id (the client's ``X-Request-ID`` if valid), echoes it on the
     response, counts its SQL statements, observes its latency by route and status, and logs
     one structured line for it."""
 
-    def __init__(self, app: ASGIApp, registry: CollectorRegistry, log_requests: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        registry: CollectorRegistry,
+        log_requests: bool,
+        counting_statements: CountingStatements,
+    ) -> None:
         self.app = app
         self.log_requests = log_requests
+        self.counting_statements = counting_statements
         self.latency = Histogram(
             "conduit_http_request_duration_seconds",
             "Time to answer a request, by route and status",
@@ -81,7 +101,7 @@ class RequestContext:
             await send(message)
 
         started = time.perf_counter()
-        with counting_statements() as statements:
+        with self.counting_statements() as statements:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
@@ -97,7 +117,7 @@ class RequestContext:
                                 "route": route,
                                 "status": status,
                                 "duration_ms": round(duration * 1000, 2),
-                                "sql_statements": statements[0],
+                                "sql_statements": statements.count,
                                 "request_id": request_id,
                             }
                         )

@@ -5,11 +5,19 @@ Pure ASGI, as in ``api.middleware``: no task or threadpool hop per request.
 """
 
 import ipaddress
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware import send_error
-from infrastructure.rate_limits import AddressLimit
+
+
+class RequestsPerAddress(Protocol):
+    """Counts requests per client address (``infrastructure.rate_limits.AddressLimit``)."""
+
+    async def admit(self, address: str) -> int | None:
+        """``None`` if this request is within the limit, else the seconds to wait."""
+        ...
 
 
 def client_key(host: str) -> str:
@@ -36,7 +44,7 @@ class AddressRateLimit:
     """
 
     def __init__(
-        self, app: ASGIApp, limit: AddressLimit, routes: frozenset[tuple[str, str]]
+        self, app: ASGIApp, limit: RequestsPerAddress, routes: frozenset[tuple[str, str]]
     ) -> None:
         self.app = app
         self.limit = limit

@@ -32,11 +32,9 @@ import json
 import resource
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
-
-from infrastructure.settings import Settings
 
 # After refusing a request that is still arriving, read and drop what the client sends for
 # this long before closing, so that it reads our answer instead of a connection reset.
@@ -48,6 +46,26 @@ LINGER_SECONDS = 2.0
 _waiting_on_client: dict["GuardedHttpToolsProtocol", None] = {}
 
 
+class TransportSettings(Protocol):
+    """The settings the transport reads (``infrastructure.settings.Settings`` has them):
+    named here, so that the api layer needs no import of the infrastructure."""
+
+    @property
+    def header_timeout_seconds(self) -> float: ...
+    @property
+    def body_timeout_seconds(self) -> float: ...
+    @property
+    def keepalive_timeout_seconds(self) -> float: ...
+    @property
+    def max_header_bytes(self) -> int: ...
+    @property
+    def max_connections(self) -> int: ...
+    @property
+    def pool_size(self) -> int: ...
+    @property
+    def pool_max_overflow(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class TransportLimits:
     header_timeout: float
@@ -56,7 +74,7 @@ class TransportLimits:
     max_connections: int
 
     @classmethod
-    def of(cls, settings: Settings) -> "TransportLimits":
+    def of(cls, settings: TransportSettings) -> "TransportLimits":
         return cls(
             header_timeout=settings.header_timeout_seconds,
             body_timeout=settings.body_timeout_seconds,
@@ -65,7 +83,7 @@ class TransportLimits:
         )
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
+def uvicorn_options(settings: TransportSettings) -> dict[str, Any]:
     """The server stack, as ``conduit serve`` runs it (bench/ceiling.py uses the same).
 
     No access log: our own line per request replaces it (api.middleware). No ``server``
@@ -81,7 +99,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def allow_open_files(settings: Settings) -> str | None:
+def allow_open_files(settings: TransportSettings) -> str | None:
     """Raise the open-file limit (worker processes inherit it) to what ``MAX_CONNECTIONS``
     needs, as far as the hard limit allows; a warning if that is not enough.
 

@@ -132,27 +132,25 @@ def main() -> None:
 
 def capture_statements(engine: Any, call: Callable[[], Any]) -> tuple[Any, list[Any], list[Any]]:
     """The call's result, the statements it executed with their parameters, and the SQL
-    and parameters that reached the driver (pings, BEGIN and ROLLBACK are not statements
-    here). bench/ceiling.py's layers use it too."""
+    and parameters that reached the driver, as the app's own statement counter saw them
+    (the container's engine counts its statements; pings, BEGIN and ROLLBACK are not
+    statements here). bench/ceiling.py's layers use it too."""
     from sqlalchemy import event
 
+    from infrastructure.instrumentation import counting_statements
+
     statements: list[Any] = []
-    sql: list[Any] = []
 
     def capture(_conn: Any, statement: Any, _multi: Any, params: Any, _options: Any) -> None:
         statements.append((statement, dict(params or {})))
 
-    def capture_sql(_conn: Any, _cursor: Any, text: str, params: Any, *_rest: Any) -> None:
-        sql.append((text, params))
-
     event.listen(engine, "before_execute", capture)
-    event.listen(engine, "before_cursor_execute", capture_sql)
     try:
-        result = call()
+        with counting_statements(record=True) as sent:
+            result = call()
     finally:
         event.remove(engine, "before_execute", capture)
-        event.remove(engine, "before_cursor_execute", capture_sql)
-    return result, statements, sql
+    return result, statements, list(sent.sent or ())
 
 
 if __name__ == "__main__":

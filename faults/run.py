@@ -695,7 +695,7 @@ def _last_error_line(output: str) -> str:
 
 async def _pgbouncer_load(run: Run, bouncer: stack.PgBouncer, result: Result) -> None:
     """The service through PgBouncer under load: no prepared-statement errors, no 500s."""
-    from infrastructure.database import create_db_engine
+    from infrastructure.engine import create_db_engine
     from infrastructure.settings import Settings
 
     started = time.monotonic()

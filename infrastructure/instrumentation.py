@@ -1,13 +1,16 @@
-"""What the database layer reports: statements per request, sessions, rollbacks, the pool.
+"""What the database layer reports: statements sent, sessions, rollbacks, the pool.
+
+Statements are counted once, by one hook on the engine (``count_statements``), for
+everyone who asks: the ``conduit_db_statements`` metric, the count in each request's
+log line, the tests' bounds on statements per request and the benchmark's capture.
 
 Metrics live in a registry of their own per app (not prometheus_client's global one), so
 several apps in one process (tests) do not collide.
 """
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
@@ -19,20 +22,59 @@ from sqlalchemy.pool import QueuePool
 
 from infrastructure.db_errors import is_conflict
 
-# A one-element list per request: the engine hook runs in a worker thread, which shares the
-# request's context (and so this list) but cannot rebind the variable itself.
-_statements: ContextVar[list[int] | None] = ContextVar("conduit_statements", default=None)
+
+class SentStatement(NamedTuple):
+    sql: str
+    parameters: Any
 
 
-@contextmanager
-def counting_statements() -> Iterator[list[int]]:
-    """Count the SQL statements sent while inside; ``counter[0]`` is the count."""
-    counter = [0]
-    token = _statements.set(counter)
-    try:
-        yield counter
-    finally:
-        _statements.reset(token)
+class SentStatements:
+    """What was sent inside one ``counting_statements`` block: ``count`` statements, and
+    with ``record`` each one's SQL and parameters as the driver got them.
+
+    Its own context manager, not a generator's: every request opens one (half the cost).
+    """
+
+    __slots__ = ("_token", "count", "sent")
+
+    def __init__(self, record: bool) -> None:
+        self.count = 0
+        self.sent: list[SentStatement] | None = [] if record else None
+
+    def __enter__(self) -> "SentStatements":
+        self._token = _open.set((*_open.get(), self))
+        return self
+
+    def __exit__(self, *_exc_info: object) -> None:
+        _open.reset(self._token)
+
+
+# The blocks open in this context, innermost last. The engine hook runs in a worker thread,
+# which shares the request's context (and so these objects) but cannot rebind the variable.
+_open: ContextVar[tuple[SentStatements, ...]] = ContextVar("conduit_statements", default=())
+
+
+def counting_statements(*, record: bool = False) -> SentStatements:
+    """A block (``with``) that counts the SQL statements sent inside it, by this context
+    (and the threads it runs work on), on the engines ``count_statements`` watches. Blocks
+    nest: a request's own count inside a test's counts in both."""
+    return SentStatements(record)
+
+
+def count_statements(engine: Engine, each: Callable[[], object] | None = None) -> None:
+    """Count every statement ``engine`` sends in the ``counting_statements`` blocks open
+    where it is sent, and call ``each`` for it (a metric's increment)."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_statement(
+        _connection: Any, _cursor: Any, sql: str, parameters: Any, *_rest: Any
+    ) -> None:
+        if each is not None:
+            each()
+        for statements in _open.get():
+            statements.count += 1
+            if statements.sent is not None:
+                statements.sent.append(SentStatement(sql, parameters))
 
 
 class DatabaseMetrics:
@@ -57,18 +99,12 @@ class DatabaseMetrics:
         )
 
     def instrument(self, engine: Engine, session_factory: sessionmaker[Session]) -> None:
-        event.listen(engine, "before_cursor_execute", self._on_statement)
+        count_statements(engine, each=self.statements.inc)
         event.listen(engine, "rollback", lambda _connection: self.rollbacks.inc())
         event.listen(engine, "handle_error", self._on_error)
         event.listen(session_factory, "after_transaction_create", self._on_transaction_begin)
         event.listen(session_factory, "after_transaction_end", self._on_transaction_end)
         self.registry.register(_PoolCollector(engine))
-
-    def _on_statement(self, *_args: Any) -> None:
-        self.statements.inc()
-        counter = _statements.get()
-        if counter is not None:
-            counter[0] += 1
 
     def _on_error(self, context: ExceptionContext) -> None:
         if is_conflict(context.original_exception):

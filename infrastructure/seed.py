@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, Table, func, insert, select, text
 
 from application.ports import PasswordHasher
 from domain.articles import TITLE_MAX, slugify
+from infrastructure.backend import Backend, backend_of
 from infrastructure.orm import (
     article_tags,
     articles,
@@ -225,7 +226,7 @@ def _tidy(engine: Engine) -> None:
     instead of index-only scans, which is not what a database in service looks like.
     """
     with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
+        if backend_of(connection) is Backend.POSTGRESQL:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             connection.execute(
                 text("SET statement_timeout = 0")
@@ -280,7 +281,7 @@ def _refuse_if_not_empty(connection: Connection) -> None:
 
 
 def _empty(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
+    if backend_of(connection) is Backend.POSTGRESQL:
         names = ", ".join(table.name for table in metadata.sorted_tables)
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:

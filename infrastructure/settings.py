@@ -95,10 +95,6 @@ class Settings(BaseSettings):
         limit refuses, or an update that changes no password, is answered at once."""
         return 4 * self.password_hashing_slots
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     def insecure_for_serving(self) -> str | None:
         """Why the service must not serve with these settings, if so (checked at start).
 

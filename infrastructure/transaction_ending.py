@@ -15,6 +15,8 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from infrastructure.backend import Backend, backend_of
+
 _WROTE = "conduit.wrote"
 
 
@@ -24,7 +26,7 @@ def watch(engine: Engine) -> None:
     Conservative: a statement SQLAlchemy did not compile (text, driver SQL) counts as a
     write, so such a transaction rolls back.
     """
-    if engine.dialect.name != "postgresql":
+    if backend_of(engine) is not Backend.POSTGRESQL:
         return
 
     @event.listens_for(engine, "begin")

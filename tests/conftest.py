@@ -18,13 +18,16 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from infrastructure.database import create_db_engine, create_session_factory
+from infrastructure.backend import Backend, backend_of
+from infrastructure.engine import create_db_engine
 from infrastructure.migrations import upgrade_to_head
 from infrastructure.orm import map_entities, metadata
+from infrastructure.sessions import create_session_factory
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 
-# Domain objects made by factories before the mapping exists would lack instrumentation.
+# Mapped first, as the container does: domain objects made by factories before the mapping
+# exists would lack instrumentation.
 map_entities()
 
 TEST_JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
@@ -108,7 +111,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def _empty_tables(engine: Engine) -> None:
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
+        if backend_of(engine) is Backend.POSTGRESQL:
             names = ", ".join(table.name for table in metadata.sorted_tables)
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:

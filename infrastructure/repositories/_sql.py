@@ -7,11 +7,13 @@ from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from infrastructure.backend import Backend, backend_of
+
 
 @cache
-def _insert_ignoring_duplicates(dialect_name: str, table: Table) -> Insert:
+def _insert_ignoring_duplicates(backend: Backend, table: Table) -> Insert:
     # The function, not the module: a module chosen at run time is untyped to the checker.
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if backend is Backend.POSTGRESQL else sqlite.insert
     first_key = table.primary_key.columns.values()[0]
     # Count the RETURNING rows: a cursor's rowcount for INSERT is not reliable across drivers.
     return insert(table).on_conflict_do_nothing().returning(first_key)
@@ -28,5 +30,5 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[s
     if not rows:
         return 0
     connection = session.connection()
-    statement = _insert_ignoring_duplicates(connection.dialect.name, table)
+    statement = _insert_ignoring_duplicates(backend_of(connection), table)
     return len(connection.execute(statement, rows).all())

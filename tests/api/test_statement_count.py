@@ -10,8 +10,8 @@ work also sends its ``BEGIN IMMEDIATE``; that is not counted here.
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, event
 
+from infrastructure.instrumentation import SentStatements, counting_statements
 from tests.api.conftest import auth
 from tests.factories import (
     ArticleFactory,
@@ -23,21 +23,11 @@ from tests.factories import (
 )
 
 
-class StatementCounter:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def __call__(self, _conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
-        if not statement.startswith("BEGIN"):
-            self.statements.append(statement)
-
-
 @pytest.fixture
-def counter(engine: Engine) -> Iterator[StatementCounter]:
-    counter = StatementCounter()
-    event.listen(engine, "before_cursor_execute", counter)
-    yield counter
-    event.remove(engine, "before_cursor_execute", counter)
+def counter() -> Iterator[SentStatements]:
+    """What the app sends, counted by the app's own counter (its metrics' and log line's)."""
+    with counting_statements(record=True) as sent:
+        yield sent
 
 
 @pytest.fixture
@@ -64,10 +54,10 @@ def viewer(client, register, new_uow):
 
 
 def statements_for(client, counter, url: str, headers: dict[str, str]) -> int:
-    counter.statements.clear()
+    counter.sent.clear()
     response = client.get(url, headers=headers)
     assert response.status_code == 200, response.text
-    return len(counter.statements)
+    return sum(not statement.sql.startswith("BEGIN") for statement in counter.sent)
 
 
 def test_article_list_statements_do_not_grow_with_the_page(client, counter, viewer):

@@ -10,9 +10,10 @@ from application.articles import ArticleService
 from application.ports import SystemClock
 from application.users import UserService
 from domain.errors import AlreadyExists
-from infrastructure.database import create_db_engine, create_session_factory
+from infrastructure.engine import create_db_engine
 from infrastructure.orm import articles, favorites, users
 from infrastructure.security import Argon2PasswordHasher, JwtTokenService
+from infrastructure.sessions import create_session_factory
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import TEST_JWT_SECRET, settings_for
 from tests.factories import ArticleFactory, UserFactory, as_caller, store

@@ -13,11 +13,9 @@ from api.app import create_app
 from api.container import Container
 from application.errors import ConcurrentUpdate, TemporarilyUnavailable
 from application.retry import ATTEMPTS, retry_on_conflict
-from infrastructure.database import (
-    connection_budget_problem,
-    create_db_engine,
-    create_session_factory,
-)
+from infrastructure.connection_budget import connection_budget_problem
+from infrastructure.engine import create_db_engine
+from infrastructure.sessions import create_session_factory
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import ROOT, settings_for

@@ -13,6 +13,7 @@ from alembic import command
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from infrastructure.backend import Backend, backend_of
 from infrastructure.migrations import MigrationRefused, alembic_config, upgrade_to_head
 
 BEFORE = "e8d28930eea4"  # the initial schema: plain unique usernames, reusable SQLite ids
@@ -21,7 +22,7 @@ BEFORE = "e8d28930eea4"  # the initial schema: plain unique usernames, reusable 
 @pytest.fixture
 def old_database(database_url: str, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A URL of an empty database migrated to the revision before identity's."""
-    if database_url.startswith("sqlite"):
+    if backend_of(database_url) is Backend.SQLITE:
         url = f"sqlite:///{tmp_path / 'old.db'}"
         schema = None
     else:
@@ -108,7 +109,7 @@ def test_the_migration_keeps_users_and_their_ids_and_then_never_reuses_one(
 
 
 def test_sqlite_tables_with_surrogate_ids_never_reuse_them(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
+    if backend_of(engine) is not Backend.SQLITE:
         pytest.skip("PostgreSQL sequences never give a number twice")
     with engine.connect() as connection:
         for table in ("users", "articles", "comments", "tags"):
@@ -121,7 +122,7 @@ def test_sqlite_tables_with_surrogate_ids_never_reuse_them(engine: Engine) -> No
 
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_usernames_are_unique_by_an_index_on_their_lower_case(engine: Engine) -> None:
-    if engine.dialect.name == "sqlite":  # reflection skips expression indexes there
+    if backend_of(engine) is Backend.SQLITE:  # reflection skips expression indexes there
         with engine.connect() as connection:
             sql = connection.scalar(
                 text("SELECT sql FROM sqlite_master WHERE name = 'uq_users_lower_username'")

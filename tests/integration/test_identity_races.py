@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from application.errors import NotAuthenticated
 from application.users import UpdatedUser, UserChanges, UserService
 from domain.errors import AlreadyExists
-from infrastructure.database import create_session_factory
 from infrastructure.orm import users
 from infrastructure.security import Argon2PasswordHasher, JwtTokenService
+from infrastructure.sessions import create_session_factory
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import TEST_JWT_SECRET
 from tests.integration.test_concurrency import WORKERS, at_once, count, wide_engine

@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, Index, inspect, text
 from sqlalchemy.schema import CreateIndex
 
+from infrastructure.backend import Backend, backend_of
 from infrastructure.migrations import alembic_config, upgrade_to_head
 from infrastructure.orm import metadata
 
@@ -38,7 +39,7 @@ def _expression_indexes() -> list[Index]:
 @sqlite_skips_expression_indexes
 def test_migrations_and_mapped_metadata_agree(engine: Engine):
     # The test database was built by `upgrade head` (tests/conftest.py).
-    sqlite = engine.dialect.name == "sqlite"
+    sqlite = backend_of(engine) is Backend.SQLITE
     unreflectable = {index.name for index in _expression_indexes()} if sqlite else set()
 
     def include(_object: Any, name: str | None, type_: str, *_: Any) -> bool:
@@ -56,7 +57,7 @@ def test_expression_indexes_are_as_mapped(engine: Engine):
 
     Also what catches a later SQLite batch migration of their table, which would drop them
     silently (batch mode copies only the indexes it can reflect)."""
-    if engine.dialect.name != "sqlite":
+    if backend_of(engine) is not Backend.SQLITE:
         pytest.skip("PostgreSQL reflects expression indexes: compare_metadata covers them")
     with engine.connect() as connection:
         for index in _expression_indexes():

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import event, text
 
-from infrastructure.database import DatabaseUnreachable, ReadinessProbe
+from infrastructure.instrumentation import count_statements, counting_statements
+from infrastructure.readiness import DatabaseUnreachable, ReadinessProbe
 from tests.conftest import settings_for
 from tests.integration.test_database_faults import UNREACHABLE_PG, _terminate
 
@@ -47,15 +48,16 @@ def test_probes_reuse_one_connection(probe: ReadinessProbe, clock: StoppedClock)
 
 
 def test_an_answer_is_reused_for_about_a_second(probe: ReadinessProbe, clock: StoppedClock) -> None:
-    statements = _count(probe, "before_cursor_execute")
-    for _ in range(20):
-        probe.check()
-        clock.now += 0.01
-    assert len(statements) == 1
+    count_statements(probe.engine)
+    with counting_statements() as statements:
+        for _ in range(20):
+            probe.check()
+            clock.now += 0.01
+        assert statements.count == 1
 
-    clock.now += 1
-    probe.check()
-    assert len(statements) == 2
+        clock.now += 1
+        probe.check()
+        assert statements.count == 2
 
 
 def test_an_unreachable_database_is_reported(clock: StoppedClock) -> None:
@@ -88,12 +90,13 @@ def test_a_recent_answer_is_known_without_asking(
 ) -> None:
     assert probe.recent() is None  # never asked
     probe.check()
-    statements = _count(probe, "before_cursor_execute")
+    count_statements(probe.engine)
 
-    assert probe.recent() is True
-    clock.now += 1
-    assert probe.recent() is None
-    assert statements == []
+    with counting_statements() as statements:
+        assert probe.recent() is True
+        clock.now += 1
+        assert probe.recent() is None
+    assert statements.count == 0
 
 
 def test_a_recent_failure_is_known_without_asking(clock: StoppedClock) -> None:

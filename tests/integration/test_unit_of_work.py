@@ -8,8 +8,9 @@ from sqlalchemy import Engine, func, insert, select, text
 
 from application.errors import TemporarilyUnavailable
 from domain.errors import AlreadyExists
-from infrastructure.database import create_db_engine, create_session_factory
+from infrastructure.engine import create_db_engine
 from infrastructure.orm import users
+from infrastructure.sessions import create_session_factory
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import settings_for

@@ -7,6 +7,7 @@ for is an error in tests, never a hidden query per row in production.
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import registry, relationship
 
@@ -145,3 +147,16 @@ def map_entities() -> None:
     )
     mapper_registry.map_imperatively(Comment, comments)
     _mapped = True
+
+
+def empty_tables(connection: Connection) -> None:
+    """Delete every row of every table, and start ids from 1 again (the seed's ``--reset``,
+    and the tests between two tests)."""
+    if connection.dialect.name == "postgresql":
+        names = ", ".join(table.name for table in metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+        # As RESTART IDENTITY does above: AUTOINCREMENT tables keep their counters here.
+        connection.execute(text("DELETE FROM sqlite_sequence"))

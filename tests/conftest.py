@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from infrastructure.database import create_db_engine, create_session_factory
 from infrastructure.migrations import upgrade_to_head
-from infrastructure.orm import map_entities, metadata
+from infrastructure.orm import empty_tables, map_entities, metadata
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -108,14 +108,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def _empty_tables(engine: Engine) -> None:
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(table.name for table in metadata.sorted_tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
-            # As RESTART IDENTITY does above: AUTOINCREMENT ids start again from 1 per test.
-            connection.execute(text("DELETE FROM sqlite_sequence"))
+        empty_tables(connection)
 
 
 @pytest.fixture

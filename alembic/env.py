@@ -18,6 +18,9 @@ config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name)
 
+# `make migration`'s test compares with metadata of its own (infrastructure/migrations.py).
+target_metadata = config.attributes.get("target_metadata", metadata)
+
 # Any 64-bit number that no other tool on the database uses for an advisory lock.
 MIGRATION_LOCK_ID = 7_305_021_977_001
 
@@ -27,7 +30,7 @@ def _database_url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_database_url(), target_metadata=metadata, literal_binds=True)
+    context.configure(url=_database_url(), target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -39,7 +42,7 @@ def run_migrations_online() -> None:
         is_postgresql = backend_of(connection) is Backend.POSTGRESQL
         context.configure(
             connection=connection,
-            target_metadata=metadata,
+            target_metadata=target_metadata,
             render_as_batch=not is_postgresql,  # SQLite cannot ALTER constraints: copy-and-move
             compare_type=True,
         )

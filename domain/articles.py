@@ -98,10 +98,6 @@ class Article:
             tags=[Tag(name) for name in normalize_tags(tag_names)],
         )
 
-    @property
-    def tag_names(self) -> list[str]:
-        return sorted(tag.name for tag in self.tags)
-
     def is_written_by(self, user_id: int) -> bool:
         return self.author_id == user_id
 

@@ -8,7 +8,7 @@ import resource
 import shutil
 import subprocess
 
-from stack import REPO, Daemon, system_binary, wait_listening
+from tooling.harness import REPO, Daemon, system_binary, wait_listening
 
 CONF = REPO / "deploy" / "nginx" / "conduit.conf"
 

@@ -1,4 +1,6 @@
-"""What the fault runs start and stop: databases, the service, PgBouncer, PostgreSQL itself.
+"""What the fault runs start and stop: the service as they run it, helper connections to
+PostgreSQL, and PostgreSQL itself. The generic parts (servers, ports, databases) are
+tooling/harness.py, shared with the benchmark.
 
 Everything here is synchronous and bounded in time; the fault runs call it from a thread
 (``asyncio.to_thread``) when load is running at the same time.
@@ -6,21 +8,14 @@ Everything here is synchronous and bounded in time; the fault runs call it from 
 
 import os
 import pwd
-import shutil
-import signal
-import socket
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import psycopg
-from psycopg import sql
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = REPO / ".venv" / "bin"
+from tooling.harness import BIN, Server, free_port
+
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
 # Our own helper connections carry this name, so that checks on the service's backends
@@ -55,12 +50,6 @@ SERVICE_SETTINGS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pg_url(database: str, port: int = PG_PORT) -> str:
     return f"postgresql+psycopg://postgres@{PG_HOST}:{port}/{database}"
 
@@ -89,21 +78,6 @@ def connect(database: str = "postgres", port: int = PG_PORT) -> psycopg.Connecti
         connect_timeout=3,
         application_name=HELPER_APP_NAME,
     )
-
-
-def recreate_database(name: str) -> None:
-    with connect() as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(name: str) -> None:
-    with connect() as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def service_backends(database: str, state: str | None = None) -> list[tuple[int, str, str]]:
@@ -223,208 +197,27 @@ def migrate(database_url: str, cwd: Path) -> None:
         raise RuntimeError(f"conduit migrate failed ({process.returncode}):\n{output}")
 
 
-def graceful_shutdown_option() -> list[str]:
-    """``--timeout-graceful-shutdown 10`` if ``conduit serve`` accepts it, else nothing."""
-    help_text = subprocess.run(
-        [str(BIN / "conduit"), "serve", "--help"], capture_output=True, text=True, timeout=30
-    ).stdout
-    if "--timeout-graceful-shutdown" in help_text:
-        return ["--timeout-graceful-shutdown", "10"]
-    return []
-
-
-class Server:
-    """``conduit serve`` on a free port, its output in ``log_path``."""
-
-    def __init__(
-        self, database_url: str, workdir: Path, name: str, tuned: bool = True, **settings: str
-    ) -> None:
-        """``tuned``: with SERVICE_SETTINGS (else the service's own defaults) and ``settings``."""
-        self.env = app_env(
-            DATABASE_URL=database_url,
-            JWT_SECRET=JWT_SECRET,
-            **(SERVICE_SETTINGS if tuned else {}),
-            **settings,
-        )
-        self.workdir = workdir
-        self.log_path = workdir / f"server-{name}.log"
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-        self.extra_args = graceful_shutdown_option()
-
-    def start(self, timeout: float = 30) -> None:
-        log = self.log_path.open("a")
-        self.process = subprocess.Popen(
-            [
-                str(BIN / "conduit"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                *self.extra_args,
-            ],
-            env=self.env,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the service exited at start:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/health/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the service was not ready within {timeout} s:\n{self.log_tail()}")
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def terminate(self, grace: float = 15) -> tuple[int | None, float]:
-        """SIGTERM, then SIGKILL after ``grace`` seconds: (exit code, seconds to exit)."""
-        if self.process is None:
-            return None, 0.0
-        started = time.monotonic()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-                return None, time.monotonic() - started
-        return self.process.returncode, time.monotonic() - started
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-
-# -- PgBouncer ------------------------------------------------------------------------------
-
-
-def system_binary(name: str) -> str | None:
-    """A daemon's binary: on the PATH, or where Debian puts it (not on a user's PATH)."""
-    debian = Path("/usr/sbin") / name
-    return shutil.which(name) or (str(debian) if debian.exists() else None)
-
-
-def wait_listening(
-    process: subprocess.Popen, port: int, timeout: float, log: Callable[[], str]
-) -> None:
-    """Until ``process`` accepts connections on ``port``; its ``log`` in the error if not."""
-    name = Path(str(process.args[0] if isinstance(process.args, list) else process.args)).name
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited at start:\n{log()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{name} did not listen within {timeout} s:\n{log()}")
-
-
-def stop_process(process: subprocess.Popen | None) -> None:
-    """SIGTERM, then SIGKILL after 10 s."""
-    if process is not None and process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def pgbouncer_binary() -> str | None:
-    return system_binary("pgbouncer")
-
-
-class Daemon:
-    """A server the fault runs start as a child process, in a directory of its own."""
-
-    log_files: tuple[str, ...] = ()  # in ``dir``
-
-    def __init__(self, prefix: str) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix=prefix))
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    def stop(self) -> None:
-        """Stop it (SIGTERM, then SIGKILL) and remove its directory."""
-        stop_process(self.process)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_text(self) -> str:
-        return "\n".join(
-            path.read_text(errors="replace")
-            for path in (self.dir / name for name in self.log_files)
-            if path.exists()
-        )
-
-
-class PgBouncer(Daemon):
-    """PgBouncer in transaction pooling mode in front of the local server.
-
-    The app connects with ``options=-c statement_timeout=...`` (and psycopg sends
-    ``extra_float_digits``); PgBouncer refuses unknown startup parameters, so both are
-    ignored here, which means those server-side timeouts do not reach PostgreSQL.
-    """
-
-    IGNORED_STARTUP_PARAMETERS = "extra_float_digits,options"
-    log_files = ("stdout.log", "pgbouncer.log")
-
-    def __init__(self) -> None:
-        # A directory of its own: PgBouncer runs as postgres, who cannot enter our 0700 one.
-        super().__init__("conduit-faults-pgbouncer-")
-
-    def start(self, timeout: float = 10) -> None:
-        binary = pgbouncer_binary()
-        assert binary is not None
-        (self.dir / "users.txt").write_text('"postgres" ""\n')
-        (self.dir / "pgbouncer.ini").write_text(
-            f"""[databases]
-* = host={PG_HOST} port={PG_PORT}
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {self.port}
-unix_socket_dir =
-auth_type = trust
-auth_file = {self.dir / "users.txt"}
-pool_mode = transaction
-ignore_startup_parameters = {self.IGNORED_STARTUP_PARAMETERS}
-max_client_conn = 300
-default_pool_size = 20
-logfile = {self.dir / "pgbouncer.log"}
-"""
-        )
-        user: str | None = None
-        if os.geteuid() == 0:  # PgBouncer refuses to run as root
-            user = "postgres"
-            shutil.chown(self.dir, user)
-            for path in self.dir.iterdir():
-                shutil.chown(path, user)
-        with (self.dir / "stdout.log").open("w") as output:
-            self.process = subprocess.Popen(
-                [binary, str(self.dir / "pgbouncer.ini")],
-                user=user,
-                group=user,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        wait_listening(self.process, self.port, timeout, self.log_text)
+def service(
+    database_url: str, workdir: Path, name: str, tuned: bool = True, **settings: str
+) -> Server:
+    """``conduit serve`` on a free port, its log ``workdir/server-<name>.log``; ``tuned``:
+    with SERVICE_SETTINGS (else the service's own defaults), then ``settings``."""
+    env = app_env(
+        DATABASE_URL=database_url,
+        JWT_SECRET=JWT_SECRET,
+        **(SERVICE_SETTINGS if tuned else {}),
+        **settings,
+    )
+    port = free_port()
+    argv = [str(BIN / "conduit"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    # uvicorn's wait for in-flight requests is unbounded without it (fault 4 measures it).
+    argv += ["--timeout-graceful-shutdown", "10"]
+    return Server(
+        f"the service ({name})",
+        argv,
+        env,
+        workdir / f"server-{name}.log",
+        port=port,
+        ready_path="/health/ready",
+        cwd=workdir,
+    )

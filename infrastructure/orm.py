@@ -9,6 +9,7 @@ from typing import TypedDict
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
@@ -19,12 +20,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import registry, relationship
 
 from domain.articles import SLUG_MAX, TAG_MAX, TITLE_MAX, Article, Tag
 from domain.comments import Comment
 from domain.users import EMAIL_MAX, USERNAME_MAX, User
+from infrastructure.backend import Backend, backend_of
 
 metadata = MetaData(
     naming_convention={
@@ -155,3 +158,16 @@ def map_entities() -> None:
     )
     mapper_registry.map_imperatively(Comment, comments)
     _mapped = True
+
+
+def empty_tables(connection: Connection) -> None:
+    """Delete every row of every table, and start ids from 1 again (the seed's ``--reset``,
+    and the tests between two tests)."""
+    if backend_of(connection) is Backend.POSTGRESQL:
+        names = ", ".join(table.name for table in metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+        # As RESTART IDENTITY does above: AUTOINCREMENT tables keep their counters here.
+        connection.execute(text("DELETE FROM sqlite_sequence"))

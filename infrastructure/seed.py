@@ -1,7 +1,9 @@
 """Realistic demo and benchmark data, written with bulk SQL (``conduit seed``).
 
-Rows go in with SQLAlchemy Core, many rows per ``INSERT ... VALUES`` statement, straight
-into the tables of :mod:`infrastructure.orm`: no HTTP, no ORM unit of work. The whole seed
+Every row is an entity the domain's own constructors made (``User.register``,
+``Article.write``, ``Comment.write``: the same rules as the API's), then goes in with
+SQLAlchemy Core, many rows per ``INSERT ... VALUES`` statement: no HTTP, no ORM unit of
+work, which would cost a statement per row. The whole seed
 is one transaction, so a failure leaves the database as it was; afterwards the tables are
 analysed (and, on PostgreSQL, vacuumed) as autovacuum would do in time.
 
@@ -32,12 +34,15 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text
 
 from application.ports import PasswordHasher
-from domain.articles import TITLE_MAX, slugify
+from domain.articles import TITLE_MAX, Article, Tag, normalize_tags, slugify
+from domain.comments import Comment
+from domain.users import User, check_bio, check_image
 from infrastructure.backend import Backend, backend_of
 from infrastructure.orm import (
     article_tags,
     articles,
     comments,
+    empty_tables,
     favorites,
     follows,
     metadata,
@@ -130,22 +135,16 @@ def seed_database(
     password_hash = hasher.hash(password)
     with engine.begin() as connection:
         if reset:
-            _empty(connection)
+            empty_tables(connection)
         else:
             _refuse_if_not_empty(connection)
 
-        user_rows = [
-            {
-                "username": username(index),
-                "email": email(index),
-                "password_hash": password_hash,
-                "bio": bio,
-                "image": image,
-            }
+        seeded_users = [
+            _user(index, bio, image, password_hash)
             for index, (bio, image) in enumerate(data.profiles)
         ]
-        _insert(connection, users, user_rows, report)
-        user_ids = _ids(connection, users.c.username, [row["username"] for row in user_rows])
+        _insert(connection, users, [_row(users, user) for user in seeded_users], report)
+        user_ids = _ids(connection, users.c.username, [user.username for user in seeded_users])
 
         _insert(
             connection,
@@ -157,33 +156,27 @@ def seed_database(
             report,
         )
 
-        _insert(connection, tags, [{"name": name} for name in data.tag_names], report)
-        tag_ids = _ids(connection, tags.c.name, data.tag_names)
+        tag_pool = [Tag(normalize_tags([name])[0]) for name in data.tag_names]
+        _insert(connection, tags, [_row(tags, tag) for tag in tag_pool], report)
+        tag_ids = dict(
+            zip(data.tag_names, _ids(connection, tags.c.name, data.tag_names), strict=True)
+        )
 
         favorite_counts = Counter(article for _user, article in data.favorites)
-        article_rows = [
-            {
-                "slug": draft.slug,
-                "title": draft.title,
-                "description": draft.description,
-                "body": draft.body,
-                "author_id": user_ids[draft.author],
-                "favorites_count": favorite_counts[index],
-                "created_at": draft.created_at,
-                "updated_at": draft.updated_at,
-            }
+        seeded_articles = [
+            _article(draft, user_ids[draft.author], data.tag_names, favorite_counts[index])
             for index, draft in enumerate(data.articles)
         ]
-        _insert(connection, articles, article_rows, report)
-        article_ids = _ids(connection, articles.c.slug, [draft.slug for draft in data.articles])
+        _insert(connection, articles, [_row(articles, a) for a in seeded_articles], report)
+        article_ids = _ids(connection, articles.c.slug, [a.slug for a in seeded_articles])
 
         _insert(
             connection,
             article_tags,
             [
-                {"article_id": article_ids[index], "tag_id": tag_ids[tag]}
-                for index, draft in enumerate(data.articles)
-                for tag in draft.tags
+                {"article_id": article_ids[index], "tag_id": tag_ids[tag.name]}
+                for index, article in enumerate(seeded_articles)
+                for tag in article.tags
             ],
             report,
         )
@@ -196,21 +189,16 @@ def seed_database(
             ],
             report,
         )
-        _insert(
-            connection,
-            comments,
-            [
-                {
-                    "article_id": article_ids[article],
-                    "author_id": user_ids[author],
-                    "body": body,
-                    "created_at": created_at,
-                    "updated_at": created_at,
-                }
-                for article, author, body, created_at in data.comments
-            ],
-            report,
-        )
+        seeded_comments = [
+            Comment.write(
+                article_id=article_ids[article],
+                author_id=user_ids[author],
+                body=body,
+                now=created_at,
+            )
+            for article, author, body, created_at in data.comments
+        ]
+        _insert(connection, comments, [_row(comments, c) for c in seeded_comments], report)
         rows = {
             table.name: connection.scalar(select(func.count()).select_from(table)) or 0
             for table in metadata.sorted_tables
@@ -271,6 +259,41 @@ def _silent(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
+def _user(index: int, bio: str, image: str, password_hash: str) -> User:
+    """A user as registration makes one, with the profile an update would give it."""
+    user = User.register(username=username(index), email=email(index), password_hash=password_hash)
+    user.bio = check_bio(bio)
+    user.image = check_image(image)
+    return user
+
+
+def _article(
+    draft: "_ArticleDraft", author_id: int, tag_pool: list[str], favorites_count: int
+) -> Article:
+    """An article as writing one makes it; edited later if the draft says so. Its
+    ``favorites_count`` is the number of favorite rows the seed writes for it."""
+    article = Article.write(
+        author_id=author_id,
+        slug=draft.slug,
+        title=draft.title,
+        description=draft.description,
+        body=draft.body,
+        tag_names=[tag_pool[tag] for tag in draft.tags],
+        now=draft.created_at,
+    )
+    article.updated_at = draft.updated_at
+    article.favorites_count = favorites_count
+    return article
+
+
+def _row(table: Table, entity: object) -> dict[str, Any]:
+    """An entity's attributes as ``table``'s row: the columns are the attributes the mapping
+    (:func:`infrastructure.orm.map_entities`) maps them onto; the id is the database's."""
+    return {
+        column.name: getattr(entity, column.name) for column in table.columns if column.name != "id"
+    }
+
+
 def _refuse_if_not_empty(connection: Connection) -> None:
     for table in (users, articles, tags):
         if connection.scalar(select(func.count()).select_from(table)):
@@ -278,15 +301,6 @@ def _refuse_if_not_empty(connection: Connection) -> None:
                 f"the database already has {table.name}; "
                 "seed an empty database, or pass --reset to empty it first"
             )
-
-
-def _empty(connection: Connection) -> None:
-    if backend_of(connection) is Backend.POSTGRESQL:
-        names = ", ".join(table.name for table in metadata.sorted_tables)
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    else:
-        for table in reversed(metadata.sorted_tables):
-            connection.execute(table.delete())
 
 
 def _insert(

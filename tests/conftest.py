@@ -18,10 +18,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from infrastructure.backend import Backend, backend_of
 from infrastructure.engine import create_db_engine
 from infrastructure.migrations import upgrade_to_head
-from infrastructure.orm import map_entities, metadata
+from infrastructure.orm import empty_tables, map_entities, metadata
 from infrastructure.sessions import create_session_factory
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
@@ -111,14 +110,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def _empty_tables(engine: Engine) -> None:
     with engine.begin() as connection:
-        if backend_of(engine) is Backend.POSTGRESQL:
-            names = ", ".join(table.name for table in metadata.sorted_tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
-            # As RESTART IDENTITY does above: AUTOINCREMENT ids start again from 1 per test.
-            connection.execute(text("DELETE FROM sqlite_sequence"))
+        empty_tables(connection)
 
 
 @pytest.fixture

@@ -165,7 +165,7 @@ class FakeReadQueries:
     def articles(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage:
         found = list(self._articles.articles.values())
         if filters.tag is not None:
-            found = [a for a in found if filters.tag in a.tag_names]
+            found = [a for a in found if any(t.name == filters.tag for t in a.tags)]
         if filters.author is not None:
             author = self._users.get_by_username(filters.author)
             found = [a for a in found if author is not None and a.author_id == author.id]
@@ -216,7 +216,7 @@ class FakeReadQueries:
             title=article.title,
             description=article.description,
             body=article.body if with_body else None,
-            tag_list=tuple(article.tag_names),
+            tag_list=tuple(sorted(tag.name for tag in article.tags)),
             created_at=article.created_at,
             updated_at=article.updated_at,
             favorited=(viewer_id, article.id) in self._articles.favorites,

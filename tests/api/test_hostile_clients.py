@@ -23,8 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from faults.stack import SERVICE_SETTINGS, Server
+from faults.stack import service
 from infrastructure.migrations import upgrade_to_head
+from tooling.harness import Server
 
 # Far longer than any timeout under test, far shorter than "never".
 BOUND = 30.0
@@ -34,7 +35,7 @@ SLOW_CLIENTS = 10
 def _serve(workdir: Path, name: str, **settings: str) -> Server:
     url = f"sqlite:///{workdir / f'{name}.db'}"
     upgrade_to_head(url)
-    server = Server(url, workdir, name, **settings)
+    server = service(url, workdir, name, **settings)
     server.start(timeout=60)
     return server
 
@@ -52,7 +53,7 @@ def patient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         MAX_CONNECTIONS="40",
     )
     yield server
-    server.terminate()
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         KEEPALIVE_TIMEOUT_SECONDS="1",
     )
     yield server
-    server.terminate()
+    server.stop()
 
 
 def _connect(server: Server) -> socket.socket:
@@ -273,11 +274,10 @@ def test_a_burst_of_registrations_waits_for_its_turn(tmp_path: Path) -> None:
     default budget suffices for this burst is measured, not asserted. Before: 10 x 503 (each
     registration holds a database slot while it hashes; the rest give up after POOL_TIMEOUT).
     """
-    server = Server(f"sqlite:///{tmp_path / 'burst.db'}", tmp_path, "burst")
-    upgrade_to_head(server.env["DATABASE_URL"])
-    for name in SERVICE_SETTINGS:  # the defaults, not the fault runs' small ones
-        server.env.pop(name)
-    server.env["ADMISSION_TIMEOUT_SECONDS"] = "600"
+    url = f"sqlite:///{tmp_path / 'burst.db'}"
+    upgrade_to_head(url)
+    # The defaults, not the fault runs' small ones.
+    server = service(url, tmp_path, "burst", tuned=False, ADMISSION_TIMEOUT_SECONDS="600")
     server.start(timeout=60)
     try:
 
@@ -289,5 +289,5 @@ def test_a_burst_of_registrations_waits_for_its_turn(tmp_path: Path) -> None:
         with ThreadPoolExecutor(max_workers=30) as pool:
             statuses = sorted(pool.map(register, range(30)))
     finally:
-        server.terminate()
+        server.stop()
     assert statuses == [201] + [422] * 29

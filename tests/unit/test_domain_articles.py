@@ -132,7 +132,7 @@ def test_writing_an_article_checks_its_texts_and_normalises_its_tags() -> None:
         tag_names=["b", " a", "b", ""],
         now=NOW,
     )
-    assert article.tag_names == ["a", "b"]
+    assert [tag.name for tag in article.tags] == ["a", "b"]
     assert (article.created_at, article.updated_at) == (NOW, NOW)
     assert (article.favorites_count, article.id, article.author_id) == (0, None, 7)
 

@@ -1,0 +1,1 @@
+"""What the benchmark (bench/) and the fault runs (faults/) share; not part of the service."""

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, select
 
 from api.app import create_app
 from api.container import Container
-from api.dependencies import optional_caller, required_caller
+from api.dependencies import required_caller
 from infrastructure.orm import metadata
 from tests.conftest import settings_for
 
@@ -66,7 +66,6 @@ class Route:
     name: str
     success: int
     requires_caller: bool  # depends on api.dependencies.required_caller
-    reads_caller: bool  # depends on optional_caller: answers anyone, personalised if signed in
     path_params: tuple[Parameter, ...]
     query_params: tuple[Parameter, ...]
     body: type[BaseModel] | None = field(default=None)
@@ -102,9 +101,9 @@ def _parameter(model_field: Any) -> Parameter:
         if isinstance(rule, annotated_types.MaxLen):
             bounds["max_length"] = rule.max_length
         elif isinstance(rule, annotated_types.Ge):
-            bounds["ge"] = int(rule.ge)  # type: ignore[call-overload]  # an int bound here
+            bounds["ge"] = int(rule.ge)  # type: ignore[call-overload]  # ints, on int parameters
         elif isinstance(rule, annotated_types.Le):
-            bounds["le"] = int(rule.le)  # type: ignore[call-overload]  # an int bound here
+            bounds["le"] = int(rule.le)  # type: ignore[call-overload]  # ints, on int parameters
     return Parameter(model_field.name, info.annotation, required=info.is_required(), **bounds)
 
 
@@ -127,7 +126,6 @@ def routes_of(app: FastAPI) -> list[Route]:
                     name=context.name,
                     success=context.status_code or 200,
                     requires_caller=required_caller in calls,
-                    reads_caller=optional_caller in calls and required_caller not in calls,
                     path_params=tuple(_parameter(p) for p in dependant.path_params),
                     query_params=tuple(_parameter(p) for p in dependant.query_params),
                     body=body,

@@ -694,13 +694,18 @@ def _bound(route: Route, parameter: Parameter) -> int:
 
 @pytest.mark.parametrize(("route", "parameter"), STR_QUERIES, ids=_id)
 def test_a_query_string_with_a_nul_byte_or_over_its_limit_is_refused(
-    client: TestClient, world: World, route: Route, parameter: Parameter
+    client: TestClient,
+    world: World,
+    unchanged: Callable[[], None],
+    route: Route,
+    parameter: Parameter,
 ) -> None:
     over = _bound(route, parameter) + 1
     for value in ["\x00", "a\x00b", "%\x00", "%" * over, "a" * over]:
         response = send_example(client, route, world, params={parameter.name: value})
 
         assert_refused(response, 422, what=value)
+    unchanged()
 
 
 # -- path parameters -----------------------------------------------------------------------

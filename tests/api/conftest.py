@@ -14,6 +14,9 @@ from api.app import create_app
 from api.container import Container
 from infrastructure.security import Argon2PasswordHasher
 from infrastructure.settings import Settings
+from tests.routes import World, auth, build_world
+
+__all__ = ["auth"]
 
 
 @pytest.fixture
@@ -55,10 +58,6 @@ def register(client: TestClient) -> Callable[..., dict[str, Any]]:
         return response.json()["user"]
 
     return register
-
-
-def auth(user: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Token {user['token']}"}
 
 
 # createdAt / updatedAt: ISO 8601 with fractional seconds and a zone, as the spec's tests want.
@@ -116,3 +115,14 @@ def add_comment(client: TestClient) -> Callable[..., dict[str, Any]]:
         return response.json()["comment"]
 
     return add_comment
+
+
+@pytest.fixture
+def world(
+    client: TestClient,
+    register: Callable[..., dict[str, Any]],
+    create_article: Callable[..., dict[str, Any]],
+    add_comment: Callable[..., dict[str, Any]],
+) -> World:
+    """Alice and Bob, with an article and a comment each (``tests.routes.World``)."""
+    return build_world(client, register, create_article, add_comment)

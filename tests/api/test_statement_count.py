@@ -1,17 +1,25 @@
-"""The read side issues a fixed number of statements, whatever the page size.
+"""Every route issues a fixed number of statements, whatever the page size.
 
 Bound: 1 statement for an article page (the page with its total, authors, ``following``,
 ``favorited`` and tags; a page past the end adds one to count), 1 for one article or its
 comments, 1 for a profile or the tags; the feed also checks that the reader's account
 exists. On SQLite each unit of
 work also sends its ``BEGIN IMMEDIATE``; that is not counted here.
+
+Every route of the app (``tests.routes``) is held to the bound of a read or of a write, its
+pages at their smallest and largest size alike; the filters and the edges of a page are
+checked on their own.
 """
 
 from collections.abc import Iterator
 
 import pytest
+from fastapi import APIRouter, Request
+from sqlalchemy import select
 
+from api.routers.articles import Limit
 from infrastructure.instrumentation import SentStatements, counting_statements
+from infrastructure.orm import articles
 from tests.api.conftest import auth
 from tests.factories import (
     ArticleFactory,
@@ -21,6 +29,7 @@ from tests.factories import (
     UserFactory,
     store,
 )
+from tests.routes import Route, World, api_routes, route_id, routes_of, send_example
 
 
 @pytest.fixture
@@ -76,10 +85,6 @@ def test_article_list_statements_do_not_grow_with_the_page(client, counter, view
         ("/api/articles?limit=50&author={author}", 1),
         ("/api/articles?limit=50&offset=1000", 2),  # past the end: the page, then the count
         ("/api/articles/feed?limit=50", 1),  # and the reader's account if it is empty
-        ("/api/articles/{slug}", 1),
-        ("/api/articles/{slug}/comments", 1),
-        ("/api/profiles/{author}", 1),
-        ("/api/tags", 1),
     ],
 )
 def test_every_read_has_a_small_fixed_statement_count(client, counter, viewer, url, bound):
@@ -87,3 +92,104 @@ def test_every_read_has_a_small_fixed_statement_count(client, counter, viewer, u
     assert statements_for(client, counter, url, auth(viewer)) <= bound
     if "feed" not in url:  # the feed needs a reader
         assert statements_for(client, counter, url, {}) <= bound
+
+
+# -- every route of the app (tests.routes) -----------------------------------------------------
+
+# A read is one statement. A write reads what it acts on with the caller's account, then
+# changes it; its count does not depend on how many rows it touches (comments, favorites and
+# tags of a deleted article go by cascade, not one by one).
+READ_BOUND = 1
+WRITE_BOUND = 7  # creating an article: the account, the slug, the row, its tags
+
+
+@pytest.fixture
+def crowd(client, world: World, new_uow) -> World:
+    """``world``, and 60 more tagged articles by 5 authors: Alice follows 3 of them and
+    favorited every other article; her own article has 20 comments and 5 fans."""
+    alice_id = client.app.state.container.tokens().verify(world.alice["token"]).user_id
+    authors = UserFactory.create_batch(5)
+    store(new_uow, *authors)
+    written = [
+        ArticleFactory(author_id=authors[n % 5].id, with_tags=[f"tag{n % 7}", f"tag{n % 3}", "all"])
+        for n in range(60)
+    ]
+    store(new_uow, *written)
+    with new_uow() as uow:
+        hers = uow.articles.get_by_slug(world.alice_slug)
+        assert hers is not None
+        her_article_id = hers.id
+    store(
+        new_uow,
+        *[FollowFactory(follower_id=alice_id, followee_id=a.id) for a in authors[:3]],
+        *[FavoriteFactory(user_id=alice_id, article_slug=a.slug) for a in written[::2]],
+        *[FavoriteFactory(user_id=a.id, article_slug=world.alice_slug) for a in authors],
+        *[CommentFactory(article_id=her_article_id, author_id=a.id) for a in authors * 4],
+    )
+    return world
+
+
+def _statements(client, counter, route: Route, world: World, headers, **params) -> int:
+    counter.sent.clear()
+    response = send_example(client, route, world, headers, params=params or None)
+    assert response.status_code == route.success, response.text
+    return len(_sql(counter))
+
+
+def _sql(counter) -> list[str]:
+    return [statement.sql for statement in counter.sent if not statement.sql.startswith("BEGIN")]
+
+
+def check_statement_bound(client, counter, world: World, route: Route) -> None:
+    bound = WRITE_BOUND if route.is_write else READ_BOUND
+    callers = [world.headers] if route.requires_caller or route.is_write else [world.headers, {}]
+    for headers in callers:
+        if route.is_page:
+            # The smallest page and the largest, past all the rows there are.
+            smallest = _statements(client, counter, route, world, headers, limit=1)
+            largest = _statements(
+                client, counter, route, world, headers, limit=route.query("limit").le
+            )
+            assert smallest == largest, (
+                f"{route}: {smallest} statements for a page of 1, {largest} for a full page"
+            )
+            count = largest
+        else:
+            count = _statements(client, counter, route, world, headers)
+        assert count <= bound, f"{route}: {count} statements (at most {bound})\n" + "\n".join(
+            _sql(counter)
+        )
+
+
+@pytest.mark.parametrize("route", api_routes(), ids=route_id)
+def test_every_route_stays_within_its_statement_bound(client, counter, crowd, route):
+    check_statement_bound(client, counter, crowd, route)
+
+
+# A throwaway route, added to the app below: it reads a row at a time.
+throwaway = APIRouter(prefix="/api/throwaway")
+
+
+@throwaway.get("/titles")
+def titles(request: Request, limit: Limit = 20) -> dict[str, list[str]]:
+    engine = request.app.state.container.engine()
+    with engine.connect() as connection:
+        slugs = connection.execute(select(articles.c.slug).limit(limit)).scalars().all()
+        return {
+            "titles": [
+                connection.execute(
+                    select(articles.c.title).where(articles.c.slug == slug)
+                ).scalar_one()
+                for slug in slugs
+            ]
+        }
+
+
+def test_demonstration_a_route_added_later_with_a_query_per_row_fails_the_bound(
+    client, counter, crowd
+):
+    client.app.include_router(throwaway)
+    [route] = [route for route in routes_of(client.app) if route.path == "/api/throwaway/titles"]
+
+    with pytest.raises(AssertionError, match="2 statements for a page of 1, 63 for a full page"):
+        check_statement_bound(client, counter, crowd, route)

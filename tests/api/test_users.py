@@ -319,66 +319,8 @@ def test_current_user_whose_account_was_deleted_is_unauthorized(
     assert_error(response, 401)
 
 
-def _request_as(client: TestClient, what: str, headers: dict[str, str], slug: str) -> Any:
-    match what:
-        case "create-article":
-            article = {"title": "Ghost story", "description": "d", "body": "b"}
-            return client.post("/api/articles", json={"article": article}, headers=headers)
-        case "follow":
-            return client.post("/api/profiles/bob/follow", headers=headers)
-        case "unfollow":
-            return client.delete("/api/profiles/bob/follow", headers=headers)
-        case "favorite":
-            return client.post(f"/api/articles/{slug}/favorite", headers=headers)
-        case "unfavorite":
-            return client.delete(f"/api/articles/{slug}/favorite", headers=headers)
-        case "comment":
-            return client.post(
-                f"/api/articles/{slug}/comments", json={"comment": {"body": "b"}}, headers=headers
-            )
-        case "update-user":
-            return client.put("/api/user", json={"user": {"bio": "b"}}, headers=headers)
-        case "feed":
-            return client.get("/api/articles/feed", headers=headers)
-    raise AssertionError(what)
-
-
-@pytest.mark.parametrize(
-    "what",
-    [
-        "create-article",
-        "follow",
-        "unfollow",
-        "favorite",
-        "unfavorite",
-        "comment",
-        "update-user",
-        "feed",
-    ],
-)
-def test_requests_with_the_token_of_a_deleted_user_are_unauthorized(
-    client: TestClient,
-    register: Register,
-    create_article: Callable[..., dict[str, Any]],
-    engine: Engine,
-    what: str,
-) -> None:
-    alice = register("alice")
-    bob = register("bob")
-    slug = create_article(bob, title="Bob's article")["slug"]
-    # Her feed was not empty; her follows go with her account.
-    assert client.post("/api/profiles/bob/follow", headers=auth(alice)).status_code == 200
-    with engine.begin() as connection:
-        connection.execute(users.delete().where(users.c.username == "alice"))
-
-    response = _request_as(client, what, auth(alice), slug)
-
-    assert assert_error(response, 401) == ["the user of this token no longer exists"]
-    assert response.headers["WWW-Authenticate"] == "Token"
-    article = client.get(f"/api/articles/{slug}").json()["article"]
-    assert article["favoritesCount"] == 0
-    assert client.get(f"/api/articles/{slug}/comments").json() == {"comments": []}
-    assert client.get("/api/articles").json()["articlesCount"] == 1
+# The token of a deleted account is refused by every route that needs a caller, and does
+# nothing there: tests/api/test_route_rules.py checks it on every such route.
 
 
 # -- updating the current user ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from application.comments import CommentService
 from application.errors import NotAuthenticated
 from application.profiles import ProfileService
 from application.users import UserService
+from domain import messages
 
 _authorization = APIKeyHeader(
     name="Authorization",
@@ -35,7 +36,7 @@ def _token(header: str | None) -> str | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() not in ("token", "bearer") or not token.strip():
-        raise NotAuthenticated("Authorization header must be 'Token <jwt>'")
+        raise NotAuthenticated(messages.MALFORMED_AUTHORIZATION)
     return token.strip()
 
 
@@ -58,7 +59,7 @@ async def optional_caller(
 
 async def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
     if caller is None:
-        raise NotAuthenticated("authentication required: send 'Authorization: Token <jwt>'")
+        raise NotAuthenticated(messages.AUTHENTICATION_REQUIRED)
     return caller
 
 

@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import AfterValidator
 
+from domain import messages
 from domain.articles import SLUG_MAX
 from domain.users import USERNAME_MAX
 
 
 def _without_nul(value: str | None) -> str | None:
     if value is not None and "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+        raise ValueError(messages.PARAMETER_CONTAINS_NUL)
     return value
 
 

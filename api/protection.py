@@ -9,6 +9,7 @@ import ipaddress
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware import send_error
+from domain import messages
 from infrastructure.rate_limits import AddressLimit
 
 
@@ -52,7 +53,7 @@ class AddressRateLimit:
             await send_error(
                 send,
                 429,
-                "too many requests from your address; please retry later",
+                messages.TOO_MANY_FROM_ADDRESS,
                 {"Retry-After": str(retry_after)},
             )
             return

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from domain import validation
+from domain import messages, validation
 from domain.errors import ValidationFailed
 
 TITLE_MAX = 256
@@ -48,7 +48,7 @@ def normalize_tags(names: list[str]) -> list[str]:
     }
     cleaned.discard("")
     if len(cleaned) > TAGS_PER_ARTICLE_MAX:
-        raise ValidationFailed(f"an article can have at most {TAGS_PER_ARTICLE_MAX} tags")
+        raise ValidationFailed(messages.too_many_tags(TAGS_PER_ARTICLE_MAX))
     return sorted(cleaned)
 
 

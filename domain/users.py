@@ -5,7 +5,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain import validation
+from domain import messages, validation
 from domain.errors import ValidationFailed
 
 USERNAME_MAX = 64
@@ -29,7 +29,7 @@ def normalize_email(email: str) -> str:
     email = validation.text(email, "email", max_length=EMAIL_MAX + 64).strip()
     email = unicodedata.normalize("NFC", unicodedata.normalize("NFC", email).casefold())
     if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
-        raise ValidationFailed("email is invalid")
+        raise ValidationFailed(messages.EMAIL_INVALID)
     return email
 
 
@@ -37,7 +37,7 @@ def check_username(username: str) -> str:
     """Usernames are 1..64 characters of letters, digits, ``_``, ``.`` and ``-``; case kept."""
     validation.text(username, "username", max_length=USERNAME_MAX)
     if not _USERNAME.fullmatch(username):
-        raise ValidationFailed("username may contain only letters, digits, '_', '.' and '-'")
+        raise ValidationFailed(messages.USERNAME_CHARACTERS)
     return username
 
 

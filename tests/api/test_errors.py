@@ -8,6 +8,7 @@ from dependency_injector import providers
 from fastapi.testclient import TestClient
 
 from api.container import Container
+from domain import messages
 from tests.api.conftest import assert_error
 
 
@@ -24,7 +25,7 @@ class _Exploding:
 def test_unknown_route_is_not_found(client: TestClient) -> None:
     response = client.get("/api/no-such-thing")
 
-    assert assert_error(response, 404) == ["Not Found"]
+    assert assert_error(response, 404) == [messages.NOT_FOUND]
 
 
 def test_unknown_route_outside_the_api_is_not_found(client: TestClient) -> None:
@@ -33,11 +34,22 @@ def test_unknown_route_outside_the_api_is_not_found(client: TestClient) -> None:
     assert_error(response, 404)
 
 
-def test_method_not_allowed_is_405_with_the_allowed_methods(client: TestClient) -> None:
-    response = client.delete("/api/tags")
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/tags", "GET"),
+        # One route per method in the app: the answer names those of every route of the path.
+        ("PATCH", "/api/articles/some-slug", "DELETE, GET, PUT"),
+        ("GET", "/api/articles/some-slug/favorite", "DELETE, POST"),
+    ],
+)
+def test_method_not_allowed_is_405_with_every_allowed_method(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    response = client.request(method, path)
 
     assert assert_error(response, 405) == ["Method Not Allowed"]
-    assert response.headers["Allow"] == "GET"
+    assert response.headers["Allow"] == allowed
 
 
 def test_unexpected_error_is_500_with_a_request_id_and_no_details(

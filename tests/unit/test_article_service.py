@@ -6,6 +6,7 @@ import pytest
 
 from application.articles import ArticleChanges, ArticleDraft, ArticleService
 from application.read_models import MAX_PAGE_SIZE, ArticleFilter, ProfileView
+from domain import messages
 from domain.articles import TAGS_PER_ARTICLE_MAX
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from tests.factories import CommentFactory, Follow, as_caller, store
@@ -113,7 +114,7 @@ def test_get_returns_the_article_with_its_body_and_commits_nothing(
 
 
 def test_get_of_an_unknown_slug_is_not_found(articles: ArticleService) -> None:
-    with pytest.raises(NotFound, match="article not found"):
+    with pytest.raises(NotFound, match=messages.ARTICLE_NOT_FOUND):
         articles.get("no-such-article", None)
 
 

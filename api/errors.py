@@ -12,11 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.routing import Match
 
 from api.middleware import new_request_id
 from api.protection import NOSNIFF
 from api.responses import error_response
+from api.schemas import RULE_ERROR
 from application.errors import NotAuthenticated, TemporarilyUnavailable, TooManyAttempts
 from domain import messages
 from domain.errors import (
@@ -46,9 +46,6 @@ _STATUS: dict[type[ConduitError], int] = {
 _HEADERS: dict[type[ConduitError], dict[str, str]] = {
     NotAuthenticated: {"WWW-Authenticate": "Token"},
 }
-# The pydantic error type of the request schemas' own rules (``api.schemas``): their message
-# is the domain's, already naming the field, so it is shown as it is.
-RULE_ERROR = "conduit_rule"
 
 
 def _conduit_error(_request: Request, error: Exception) -> Response:
@@ -84,12 +81,13 @@ def _http_error(request: Request, error: Exception) -> Response:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method the path allows. Starlette names only those of the first route that
-    matched the path, and FastAPI makes a route per method: ``/api/articles/{slug}`` would
+    """Every method of the path the request matched. Starlette names only those of the one
+    route it matched, and FastAPI makes a route per method: ``/api/articles/{slug}`` would
     say ``GET`` alone. Only a 405 pays for looking at every route."""
+    path = getattr(request.scope.get("route"), "path", None)
     allowed: set[str] = set()
     for route in iter_route_contexts(request.app.routes):
-        if route.methods and route.matches(request.scope)[0] != Match.NONE:
+        if route.path == path and route.methods:
             allowed |= route.methods
     return ", ".join(sorted(allowed))
 

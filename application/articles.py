@@ -172,12 +172,13 @@ class ArticleService:
         return view
 
     def _free_slug(self, title: str) -> str:
-        """The title's slug, or, if an article has it already, the slug and a random suffix.
+        """The title's slug, or, if an article has it already (or it is reserved), the slug
+        and a random suffix.
 
         Two requests racing for the same new slug still meet the unique constraint, which
-        turns the loser into a clear 409/422 instead of a duplicate.
+        turns the loser into a clear 422 instead of a duplicate.
         """
         slug = rules.slugify(title)
-        if self.uow.articles.slug_exists(slug):
+        if slug in rules.RESERVED_SLUGS or self.uow.articles.slug_exists(slug):
             slug = f"{slug}-{secrets.token_hex(4)}"
         return slug

@@ -20,6 +20,9 @@ BODY_MAX = 100_000
 TAG_MAX = 64
 TAGS_PER_ARTICLE_MAX = 20
 SLUG_MAX = 300  # slugified title (at most TITLE_MAX) + "-" + a short suffix
+# Slugs whose path is something else's: /articles/feed is the feed, so an article there could
+# be changed and deleted but never read. Such a title's slug gets a suffix, as a taken one.
+RESERVED_SLUGS = frozenset({"feed"})
 
 
 def slugify(title: str) -> str:

@@ -14,9 +14,11 @@ PASSWORD_MAX = 256
 BIO_MAX = 2000
 IMAGE_MAX = 2048
 
-_USERNAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 # Deliberately loose: one @, no spaces, a dot in the domain. Deliverability is not our rule.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_USERNAME = re.compile(USERNAME_PATTERN)
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def normalize_email(email: str) -> str:

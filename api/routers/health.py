@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.dependencies import container
 from api.errors import error_response
+from api.schemas import errors
 from domain import messages
 
 router = APIRouter(tags=["Operations"])
@@ -22,7 +23,7 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/health/ready", responses={503: {"description": "database unreachable"}})
+@router.get("/health/ready", responses=errors(503))
 async def ready(request: Request) -> Response:
     """The database answered ``SELECT 1`` within about a second (the answer may be up to a
     second old: see ``ReadinessProbe``)."""

@@ -282,6 +282,15 @@ def test_get_an_unknown_slug_is_not_found(client: TestClient) -> None:
     assert assert_error(response, 404) == [messages.ARTICLE_NOT_FOUND]
 
 
+def test_an_article_titled_feed_can_be_read(
+    client: TestClient, register: Register, create_article: CreateArticle
+) -> None:
+    slug = create_article(register("alice"), title="Feed")["slug"]
+
+    assert slug != "feed"  # /api/articles/feed is the feed
+    assert _get(client, slug).json()["article"]["title"] == "Feed"
+
+
 def test_get_a_slug_with_a_nul_byte_is_refused(
     client: TestClient, register: Register, create_article: CreateArticle
 ) -> None:

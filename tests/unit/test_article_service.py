@@ -68,6 +68,14 @@ def test_a_second_article_with_the_same_title_gets_a_distinct_slug(
     assert articles.get(second.slug, None).author.username == "bob"
 
 
+def test_an_article_titled_feed_gets_a_slug_the_feed_does_not_hide(
+    articles: ArticleService, alice: int
+) -> None:
+    view = articles.create(as_caller(alice), draft("Feed"))
+
+    assert re.fullmatch(r"feed-[0-9a-f]{8}", view.slug)
+
+
 def test_tags_shared_by_articles_are_listed_once(articles: ArticleService, alice: int) -> None:
     articles.create(as_caller(alice), draft("One", tags=("python", "web")))
     articles.create(as_caller(alice), draft("Two", tags=("python", "db", "python ")))

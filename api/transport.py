@@ -28,7 +28,6 @@ pickles, so worker processes started by ``--workers`` get them too.
 """
 
 import asyncio
-import json
 import resource
 from dataclasses import dataclass
 from functools import partial
@@ -36,6 +35,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from api.responses import error_body
+from domain import messages
 from infrastructure.settings import Settings
 
 # After refusing a request that is still arriving, read and drop what the client sends for
@@ -103,7 +104,7 @@ def allow_open_files(settings: Settings) -> str | None:
 
 
 def _response(status: int, message: str) -> bytes:
-    body = json.dumps({"errors": {"body": [message]}}).encode()
+    body = error_body(message)
     head = [
         STATUS_LINE[status],
         b"content-type: application/json\r\n",
@@ -135,7 +136,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if len(self.connections) > self.limits.max_connections and not _make_room():
             # Closed at once, not lingering: a flood of connections must not hold sockets.
             self._refused = True
-            transport.write(_response(503, "too many connections; please retry"))
+            transport.write(_response(503, messages.TOO_MANY_CONNECTIONS))
             transport.close()
             return
         _waiting_on_client[self] = None
@@ -161,7 +162,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 break
             room = self.limits.max_header_bytes - self._head_bytes
             if room <= 0:
-                self._refuse(431, "request headers are too large")
+                self._refuse(431, messages.HEADERS_TOO_LARGE)
                 return
             head, data = (data, b"") if len(data) <= room else (data[:room], data[room:])
             self._head_bytes += len(head)
@@ -204,7 +205,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_bytes == 0 or answered:
             self.transport.close()  # nothing of a request arrived, or it was answered already
         else:
-            self._refuse(408, "the request did not arrive in time")
+            self._refuse(408, messages.REQUEST_TOO_SLOW)
 
     def _drop(self) -> None:
         """Close at once: room for a new connection."""

@@ -77,6 +77,9 @@ DATABASE_UNREACHABLE = "database unreachable"
 # -- the request itself -------------------------------------------------------------------------
 
 NOT_FOUND = "Not Found"
+HEADERS_TOO_LARGE = "request headers are too large"
+REQUEST_TOO_SLOW = "the request did not arrive in time"
+TOO_MANY_CONNECTIONS = "too many connections; please retry"
 
 
 def body_too_large(max_bytes: int) -> str:

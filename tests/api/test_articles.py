@@ -299,7 +299,7 @@ def test_get_a_slug_with_a_nul_byte_is_refused(
     response = _get(client, "hel%00lo")
 
     assert assert_error(response, 422) == [
-        "path.slug: Value error, must not contain NUL characters"
+        f"path.slug: Value error, {messages.PARAMETER_CONTAINS_NUL}"
     ]
 
 
@@ -701,7 +701,7 @@ def test_list_filter_with_a_nul_byte_is_refused(
     response = client.get(f"/api/articles?{name}=ali%00ce")
 
     assert assert_error(response, 422) == [
-        f"query.{name}: Value error, must not contain NUL characters"
+        f"query.{name}: Value error, {messages.PARAMETER_CONTAINS_NUL}"
     ]
 
 

@@ -86,7 +86,7 @@ def test_profile_with_a_nul_byte_in_the_username_is_refused(
     response = _profile(client, "ali%00ce")
 
     assert assert_error(response, 422) == [
-        "path.username: Value error, must not contain NUL characters"
+        f"path.username: Value error, {messages.PARAMETER_CONTAINS_NUL}"
     ]
 
 

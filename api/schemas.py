@@ -54,29 +54,40 @@ def _rule(check: Callable[[str], object]) -> AfterValidator:
     return AfterValidator(validate)
 
 
-def _stated(pattern: str, max_length: int) -> Any:
-    """The rule as the document states it."""
-    return Field(max_length=max_length, json_schema_extra={"pattern": pattern})
+def _stated(pattern: str, max_length: int, min_length: int | None = None) -> Any:
+    """The rule as the document states it. Lengths are checked before the rule is (with
+    pydantic's message, as they always were)."""
+    return Field(
+        min_length=min_length, max_length=max_length, json_schema_extra={"pattern": pattern}
+    )
 
 
-Username = Annotated[
-    str, _stated(users.USERNAME_PATTERN, USERNAME_MAX), _rule(users.check_username)
-]
+_USERNAME = _rule(users.check_username)
+_EMAIL = _rule(users.normalize_email)
+_PASSWORD = _rule(users.check_password)
+
+# Changed by the user update, where an empty value reaches the rule (and its message).
+Username = Annotated[str, _stated(users.USERNAME_PATTERN, USERNAME_MAX), _USERNAME]
 # An email is trimmed before its length is checked (domain.users.normalize_email).
-Email = Annotated[str, _stated(EMAIL, EMAIL_MAX + 64), _rule(users.normalize_email)]
-Password = Annotated[str, _stated(NOT_BLANK, PASSWORD_MAX), _rule(users.check_password)]
+Email = Annotated[str, _stated(EMAIL, EMAIL_MAX + 64), _EMAIL]
+Password = Annotated[str, _stated(NOT_BLANK, PASSWORD_MAX), _PASSWORD]
 Bio = Annotated[str, _stated(NO_NUL, BIO_MAX), _rule(users.check_bio)]
 Image = Annotated[str, _stated(NO_NUL, IMAGE_MAX), _rule(users.check_image)]
-Title = Annotated[str, _stated(NOT_BLANK, TITLE_MAX), _rule(articles.check_title)]
-Description = Annotated[str, _stated(NOT_BLANK, DESCRIPTION_MAX), _rule(articles.check_description)]
-ArticleBody = Annotated[str, _stated(NOT_BLANK, BODY_MAX), _rule(articles.check_body)]
+# Given at registration, where an empty value is refused by its length.
+NewUsername = Annotated[str, _stated(users.USERNAME_PATTERN, USERNAME_MAX, 1), _USERNAME]
+NewEmail = Annotated[str, _stated(EMAIL, EMAIL_MAX + 64, 1), _EMAIL]
+NewPassword = Annotated[str, _stated(NOT_BLANK, PASSWORD_MAX, 1), _PASSWORD]
+
+Title = Annotated[str, _stated(NOT_BLANK, TITLE_MAX, 1), _rule(articles.check_title)]
+Description = Annotated[
+    str, _stated(NOT_BLANK, DESCRIPTION_MAX, 1), _rule(articles.check_description)
+]
+ArticleBody = Annotated[str, _stated(NOT_BLANK, BODY_MAX, 1), _rule(articles.check_body)]
 # A blank tag is dropped, not refused.
 TagName = Annotated[
     str, _stated(NO_NUL, TAG_MAX), _rule(lambda tag: articles.normalize_tags([tag]))
 ]
-CommentBody = Annotated[str, _stated(NOT_BLANK, COMMENT_MAX), _rule(comments.check_comment_body)]
-# Where a field must not be empty, the length says so before the rule does.
-_NOT_EMPTY = Field(min_length=1)
+CommentBody = Annotated[str, _stated(NOT_BLANK, COMMENT_MAX, 1), _rule(comments.check_comment_body)]
 
 
 class Body(BaseModel):
@@ -99,9 +110,9 @@ class LoginUserRequest(Body):
 
 
 class NewUser(Body):
-    username: Annotated[Username, _NOT_EMPTY]
-    email: Annotated[Email, _NOT_EMPTY]
-    password: Annotated[Password, _NOT_EMPTY]
+    username: NewUsername
+    email: NewEmail
+    password: NewPassword
 
 
 class NewUserRequest(Body):
@@ -121,9 +132,9 @@ class UpdateUserRequest(Body):
 
 
 class NewArticle(Body):
-    title: Annotated[Title, _NOT_EMPTY]
-    description: Annotated[Description, _NOT_EMPTY]
-    body: Annotated[ArticleBody, _NOT_EMPTY]
+    title: Title
+    description: Description
+    body: ArticleBody
     tagList: Annotated[list[TagName], Field(max_length=TAGS_PER_ARTICLE_MAX)] = []
 
 
@@ -132,9 +143,9 @@ class NewArticleRequest(Body):
 
 
 class UpdateArticle(Body):
-    title: Annotated[Title, _NOT_EMPTY] | None = None
-    description: Annotated[Description, _NOT_EMPTY] | None = None
-    body: Annotated[ArticleBody, _NOT_EMPTY] | None = None
+    title: Title | None = None
+    description: Description | None = None
+    body: ArticleBody | None = None
 
 
 class UpdateArticleRequest(Body):
@@ -142,7 +153,7 @@ class UpdateArticleRequest(Body):
 
 
 class NewComment(Body):
-    body: Annotated[CommentBody, _NOT_EMPTY]
+    body: CommentBody
 
 
 class NewCommentRequest(Body):

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.container import Container
+from api.dependencies import declare_optional_auth
 from api.errors import install_error_handlers
 from api.middleware import Admission, RequestContext
 from api.process import serving_process
@@ -42,6 +43,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
+    declare_optional_auth(app)
     for module in (users, profiles, articles, comments, health, docs):
         app.include_router(module.router)
 

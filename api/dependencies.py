@@ -6,9 +6,12 @@ microseconds, building a service opens no session), and an ``async`` dependency 
 hop through the threadpool. The endpoints that call services are ``def``.
 """
 
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import APIKeyHeader
 
 from api.container import Container
@@ -18,9 +21,11 @@ from application.comments import CommentService
 from application.errors import NotAuthenticated
 from application.profiles import ProfileService
 from application.users import UserService
+from domain import messages
 
 _authorization = APIKeyHeader(
     name="Authorization",
+    scheme_name="Token",  # as the spec names it
     auto_error=False,
     description="`Token <jwt>` as returned by login or registration",
 )
@@ -38,7 +43,7 @@ def _token(header: str | None) -> str | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() not in ("token", "bearer") or not token.strip():
-        raise NotAuthenticated("Authorization header must be 'Token <jwt>'")
+        raise NotAuthenticated(messages.MALFORMED_AUTHORIZATION)
     return token.strip()
 
 
@@ -61,7 +66,7 @@ async def optional_caller(
 
 async def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
     if caller is None:
-        raise NotAuthenticated("authentication required: send 'Authorization: Token <jwt>'")
+        raise NotAuthenticated(messages.AUTHENTICATION_REQUIRED)
     return caller
 
 
@@ -73,6 +78,39 @@ async def presented_token(
     token = _token(header)
     assert token is not None, "required_caller saw it"
     return token
+
+
+def declare_optional_auth(app: FastAPI) -> None:
+    """The document says which operations work with or without a token.
+
+    FastAPI states every operation that reads the Authorization header as requiring it;
+    those whose caller is ``optional_caller`` alone also answer anonymously, which OpenAPI
+    says with an empty requirement: ``security: [{}, {"Token": []}]``. Found from each
+    route's own dependencies, so a new route is declared as it behaves.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        for route in iter_route_contexts(app.routes):
+            if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+                continue
+            calls = {dependant.call for dependant in _dependants(route.dependant)}
+            if optional_caller not in calls or required_caller in calls:
+                continue
+            for method in route.methods or ():
+                security = document["paths"][route.path_format][method.lower()]["security"]
+                if {} not in security:
+                    security.insert(0, {})
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    for sub_dependant in dependant.dependencies:
+        yield sub_dependant
+        yield from _dependants(sub_dependant)
 
 
 async def user_service(request: Request) -> UserService:

@@ -16,6 +16,9 @@ import anyio
 from prometheus_client import CollectorRegistry, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.responses import error_body
+from domain import messages
+
 log = logging.getLogger("conduit.request")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -36,7 +39,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 async def send_error(send: Send, status: int, message: str, headers: dict[str, str]) -> None:
-    body = json.dumps({"errors": {"body": [message]}}).encode()
+    """The spec's error response, sent by middleware that answers before the app runs."""
+    body = error_body(message)
     raw_headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -158,7 +162,7 @@ class Admission:
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.too_large = f"request body is larger than {max_bytes} bytes"
+        self.too_large = messages.body_too_large(max_bytes)
         self.slots = anyio.CapacityLimiter(slots)
         self.password_slots = anyio.CapacityLimiter(password_slots)
         self.password_routes = password_routes
@@ -196,7 +200,7 @@ class Admission:
                 await lane.acquire_on_behalf_of(borrower)
                 admitted = True
         if not admitted:
-            await send_error(send, 503, "the service is busy; please retry", {"Retry-After": "1"})
+            await send_error(send, 503, messages.SERVICE_BUSY, {"Retry-After": "1"})
             return
         try:
             await self.app(scope, receive, send)

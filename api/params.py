@@ -9,18 +9,22 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import AfterValidator
 
+from api.schemas import NO_NUL
+from domain import messages
 from domain.articles import SLUG_MAX
 from domain.users import USERNAME_MAX
 
 
 def _without_nul(value: str | None) -> str | None:
     if value is not None and "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+        raise ValueError(messages.PARAMETER_CONTAINS_NUL)
     return value
 
 
 _NoNul = AfterValidator(_without_nul)
 
-Slug = Annotated[str, Path(max_length=SLUG_MAX), _NoNul]
-Username = Annotated[str, Path(max_length=USERNAME_MAX), _NoNul]
-SearchTerm = Annotated[str | None, Query(max_length=256), _NoNul]
+_STATED = {"pattern": NO_NUL}  # the rule, as the document states it
+
+Slug = Annotated[str, Path(max_length=SLUG_MAX, json_schema_extra=_STATED), _NoNul]
+Username = Annotated[str, Path(max_length=USERNAME_MAX, json_schema_extra=_STATED), _NoNul]
+SearchTerm = Annotated[str | None, Query(max_length=256, json_schema_extra=_STATED), _NoNul]

@@ -10,6 +10,7 @@ from typing import Protocol
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware import send_error
+from domain import messages
 
 
 class RequestsPerAddress(Protocol):
@@ -60,7 +61,7 @@ class AddressRateLimit:
             await send_error(
                 send,
                 429,
-                "too many requests from your address; please retry later",
+                messages.TOO_MANY_FROM_ADDRESS,
                 {"Retry-After": str(retry_after)},
             )
             return

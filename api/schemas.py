@@ -1,17 +1,24 @@
 """Request and response bodies, exactly as the RealWorld spec names them (camelCase).
 
-Length limits here mirror the domain's, so an oversized field is refused with 422 before
-any use case runs; the domain checks them again for callers that are not HTTP.
+Every rule the domain holds a request's values to is stated here too, so the OpenAPI
+document says what the server enforces: the lengths, and as ``pattern`` no NUL character,
+not blank, a username's characters, an email's shape. Each field is checked as the body is
+read by the domain's own rule (``_rule``), which refuses with the domain's message; the
+domain checks again for callers that are not HTTP.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic_core import PydanticCustomError
 
 from application.read_models import ArticleView, CommentView, ProfileView, UserView
+from domain import articles, comments, users
 from domain.articles import BODY_MAX, DESCRIPTION_MAX, TAG_MAX, TAGS_PER_ARTICLE_MAX, TITLE_MAX
 from domain.comments import COMMENT_MAX
+from domain.errors import ValidationFailed
 from domain.users import BIO_MAX, EMAIL_MAX, IMAGE_MAX, PASSWORD_MAX, USERNAME_MAX
 
 
@@ -22,6 +29,65 @@ def _timestamp(moment: datetime) -> str:
 
 
 Timestamp = Annotated[datetime, PlainSerializer(_timestamp, return_type=str)]
+
+# The pydantic error type of a domain rule: ``api.errors`` shows its message as it is (it
+# names the field already), as it would the domain's own ``ValidationFailed``.
+RULE_ERROR = "conduit_rule"
+
+# The rules as JSON Schema patterns (ECMA-262, as OpenAPI says; Python reads them alike).
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^\s*[^\s\x00][^\x00]*$"  # a character that is not a space, and no NUL
+# domain.users.EMAIL_PATTERN, within the spaces it trims, without NUL.
+EMAIL = r"^\s*[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+\s*$"
+
+
+def _rule(check: Callable[[str], object]) -> AfterValidator:
+    """The domain's rule ``check`` for a string field, refusing with the domain's message."""
+
+    def validate(value: str) -> str:
+        try:
+            check(value)
+        except ValidationFailed as refused:
+            raise PydanticCustomError(RULE_ERROR, "; ".join(refused.messages)) from None
+        return value
+
+    return AfterValidator(validate)
+
+
+def _stated(pattern: str, max_length: int, min_length: int | None = None) -> Any:
+    """The rule as the document states it. Lengths are checked before the rule is (with
+    pydantic's message, as they always were)."""
+    return Field(
+        min_length=min_length, max_length=max_length, json_schema_extra={"pattern": pattern}
+    )
+
+
+_USERNAME = _rule(users.check_username)
+_EMAIL = _rule(users.normalize_email)
+_PASSWORD = _rule(users.check_password)
+
+# Changed by the user update, where an empty value reaches the rule (and its message).
+Username = Annotated[str, _stated(users.USERNAME_PATTERN, USERNAME_MAX), _USERNAME]
+# An email is trimmed before its length is checked (domain.users.normalize_email).
+Email = Annotated[str, _stated(EMAIL, EMAIL_MAX + 64), _EMAIL]
+Password = Annotated[str, _stated(NOT_BLANK, PASSWORD_MAX), _PASSWORD]
+Bio = Annotated[str, _stated(NO_NUL, BIO_MAX), _rule(users.check_bio)]
+Image = Annotated[str, _stated(NO_NUL, IMAGE_MAX), _rule(users.check_image)]
+# Given at registration, where an empty value is refused by its length.
+NewUsername = Annotated[str, _stated(users.USERNAME_PATTERN, USERNAME_MAX, 1), _USERNAME]
+NewEmail = Annotated[str, _stated(EMAIL, EMAIL_MAX + 64, 1), _EMAIL]
+NewPassword = Annotated[str, _stated(NOT_BLANK, PASSWORD_MAX, 1), _PASSWORD]
+
+Title = Annotated[str, _stated(NOT_BLANK, TITLE_MAX, 1), _rule(articles.check_title)]
+Description = Annotated[
+    str, _stated(NOT_BLANK, DESCRIPTION_MAX, 1), _rule(articles.check_description)
+]
+ArticleBody = Annotated[str, _stated(NOT_BLANK, BODY_MAX, 1), _rule(articles.check_body)]
+# A blank tag is dropped, not refused.
+TagName = Annotated[
+    str, _stated(NO_NUL, TAG_MAX), _rule(lambda tag: articles.normalize_tags([tag]))
+]
+CommentBody = Annotated[str, _stated(NOT_BLANK, COMMENT_MAX, 1), _rule(comments.check_comment_body)]
 
 
 class Body(BaseModel):
@@ -34,6 +100,7 @@ class Body(BaseModel):
 
 
 class LoginUser(Body):
+    # Any email and password may be tried: what does not match an account is a 401.
     email: Annotated[str, Field(max_length=EMAIL_MAX + 64)]
     password: Annotated[str, Field(max_length=PASSWORD_MAX)]
 
@@ -43,9 +110,9 @@ class LoginUserRequest(Body):
 
 
 class NewUser(Body):
-    username: Annotated[str, Field(min_length=1, max_length=USERNAME_MAX)]
-    email: Annotated[str, Field(min_length=1, max_length=EMAIL_MAX + 64)]
-    password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX)]
+    username: NewUsername
+    email: NewEmail
+    password: NewPassword
 
 
 class NewUserRequest(Body):
@@ -53,11 +120,11 @@ class NewUserRequest(Body):
 
 
 class UpdateUser(Body):
-    email: Annotated[str | None, Field(max_length=EMAIL_MAX + 64)] = None
-    username: Annotated[str | None, Field(max_length=USERNAME_MAX)] = None
-    password: Annotated[str | None, Field(max_length=PASSWORD_MAX)] = None
-    bio: Annotated[str | None, Field(max_length=BIO_MAX)] = None
-    image: Annotated[str | None, Field(max_length=IMAGE_MAX)] = None
+    email: Email | None = None
+    username: Username | None = None
+    password: Password | None = None
+    bio: Bio | None = None
+    image: Image | None = None
 
 
 class UpdateUserRequest(Body):
@@ -65,12 +132,10 @@ class UpdateUserRequest(Body):
 
 
 class NewArticle(Body):
-    title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX)]
-    description: Annotated[str, Field(min_length=1, max_length=DESCRIPTION_MAX)]
-    body: Annotated[str, Field(min_length=1, max_length=BODY_MAX)]
-    tagList: Annotated[
-        list[Annotated[str, Field(max_length=TAG_MAX)]], Field(max_length=TAGS_PER_ARTICLE_MAX)
-    ] = []
+    title: Title
+    description: Description
+    body: ArticleBody
+    tagList: Annotated[list[TagName], Field(max_length=TAGS_PER_ARTICLE_MAX)] = []
 
 
 class NewArticleRequest(Body):
@@ -78,9 +143,9 @@ class NewArticleRequest(Body):
 
 
 class UpdateArticle(Body):
-    title: Annotated[str | None, Field(min_length=1, max_length=TITLE_MAX)] = None
-    description: Annotated[str | None, Field(min_length=1, max_length=DESCRIPTION_MAX)] = None
-    body: Annotated[str | None, Field(min_length=1, max_length=BODY_MAX)] = None
+    title: Title | None = None
+    description: Description | None = None
+    body: ArticleBody | None = None
 
 
 class UpdateArticleRequest(Body):
@@ -88,7 +153,7 @@ class UpdateArticleRequest(Body):
 
 
 class NewComment(Body):
-    body: Annotated[str, Field(min_length=1, max_length=COMMENT_MAX)]
+    body: CommentBody
 
 
 class NewCommentRequest(Body):
@@ -245,7 +310,7 @@ _WHY = {
     401: "Wrong credentials, or a missing, invalid or expired token.",
     403: "Only the author may do this.",
     404: "What the path names does not exist.",
-    409: "A concurrent request changed the same data; retry.",
+    429: "Too many attempts; retry after Retry-After.",
     413: "The body is larger than MAX_BODY_BYTES.",
     422: "A value is invalid, or an email, username or slug is taken.",
     503: "The service is busy or the database unreachable; retry after Retry-After.",

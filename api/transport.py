@@ -28,13 +28,15 @@ pickles, so worker processes started by ``--workers`` get them too.
 """
 
 import asyncio
-import json
 import resource
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from api.responses import error_body
+from domain import messages
 
 # After refusing a request that is still arriving, read and drop what the client sends for
 # this long before closing, so that it reads our answer instead of a connection reset.
@@ -121,7 +123,7 @@ def allow_open_files(settings: TransportSettings) -> str | None:
 
 
 def _response(status: int, message: str) -> bytes:
-    body = json.dumps({"errors": {"body": [message]}}).encode()
+    body = error_body(message)
     head = [
         STATUS_LINE[status],
         b"content-type: application/json\r\n",
@@ -155,7 +157,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if len(self.connections) > self.limits.max_connections and not _make_room():
             # Closed at once, not lingering: a flood of connections must not hold sockets.
             self._refused = True
-            transport.write(_response(503, "too many connections; please retry"))
+            transport.write(_response(503, messages.TOO_MANY_CONNECTIONS))
             transport.close()
             return
         _waiting_on_client[self] = None
@@ -181,7 +183,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 break
             room = self.limits.max_header_bytes - self._head_bytes
             if room <= 0:
-                self._refuse(431, "request headers are too large")
+                self._refuse(431, messages.HEADERS_TOO_LARGE)
                 return
             head, data = (data, b"") if len(data) <= room else (data[:room], data[room:])
             self._head_bytes += len(head)
@@ -224,7 +226,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_bytes == 0 or answered:
             self.transport.close()  # nothing of a request arrived, or it was answered already
         else:
-            self._refuse(408, "the request did not arrive in time")
+            self._refuse(408, messages.REQUEST_TOO_SLOW)
 
     def _drop(self) -> None:
         """Close at once: room for a new connection."""

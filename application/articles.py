@@ -15,6 +15,7 @@ from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
 from application.users import require_account
 from domain import articles as rules
+from domain import messages
 from domain.articles import Article
 from domain.errors import Forbidden, NotFound, ValidationFailed
 
@@ -38,9 +39,9 @@ class ArticleChanges:
 
 def check_page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        raise ValidationFailed(messages.page_limit(MAX_PAGE_SIZE))
     if offset < 0:
-        raise ValidationFailed("offset must not be negative")
+        raise ValidationFailed(messages.NEGATIVE_OFFSET)
 
 
 class ArticleService:
@@ -151,7 +152,7 @@ class ArticleService:
     def _article(self, slug: str, *, for_update: bool = False) -> Article:
         article = self.uow.articles.get_by_slug(slug, for_update=for_update)
         if article is None:
-            raise NotFound("article not found")
+            raise NotFound(messages.ARTICLE_NOT_FOUND)
         return article
 
     def _own_article(self, slug: str, caller: Caller) -> Article:
@@ -161,22 +162,23 @@ class ArticleService:
         require_account(self.uow, caller)
         article = self._article(slug, for_update=True)
         if not article.is_written_by(caller.user_id):
-            raise Forbidden("only the author may change this article")
+            raise Forbidden(messages.ONLY_AUTHOR_CHANGES_ARTICLE)
         return article
 
     def _view(self, slug: str, viewer_id: int | None) -> ArticleView:
         view = self.uow.reads.article(slug, viewer_id)
         if view is None:
-            raise NotFound("article not found")
+            raise NotFound(messages.ARTICLE_NOT_FOUND)
         return view
 
     def _free_slug(self, title: str) -> str:
-        """The title's slug, or, if an article has it already, the slug and a random suffix.
+        """The title's slug, or, if an article has it already (or it is reserved), the slug
+        and a random suffix.
 
         Two requests racing for the same new slug still meet the unique constraint, which
-        turns the loser into a clear 409/422 instead of a duplicate.
+        turns the loser into a clear 422 instead of a duplicate.
         """
         slug = rules.slugify(title)
-        if self.uow.articles.slug_exists(slug):
+        if slug in rules.RESERVED_SLUGS or self.uow.articles.slug_exists(slug):
             slug = f"{slug}-{secrets.token_hex(4)}"
         return slug

@@ -6,6 +6,7 @@ from application.read_models import CommentView
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
 from application.users import require_account
+from domain import messages
 from domain.comments import Comment
 from domain.errors import Forbidden, NotFound
 
@@ -19,7 +20,7 @@ class CommentService:
         with self.uow:
             found = self.uow.reads.comments(slug, viewer_id)
         if found is None:
-            raise NotFound("article not found")
+            raise NotFound(messages.ARTICLE_NOT_FOUND)
         return found
 
     @retry_on_conflict
@@ -29,7 +30,7 @@ class CommentService:
             require_account(self.uow, caller)
             article = self.uow.articles.get_by_slug(slug)
             if article is None:
-                raise NotFound("article not found")
+                raise NotFound(messages.ARTICLE_NOT_FOUND)
             assert article.id is not None
             comment = Comment.write(
                 article_id=article.id, author_id=author_id, body=body, now=self.clock.now()
@@ -50,8 +51,8 @@ class CommentService:
             article = self.uow.articles.get_by_slug(slug)
             comment = self.uow.comments.get(comment_id)
             if article is None or comment is None or comment.article_id != article.id:
-                raise NotFound("comment not found")
+                raise NotFound(messages.COMMENT_NOT_FOUND)
             if not comment.is_written_by(caller.user_id):
-                raise Forbidden("only the author may delete this comment")
+                raise Forbidden(messages.ONLY_AUTHOR_DELETES_COMMENT)
             self.uow.comments.remove(comment)
             self.uow.commit()

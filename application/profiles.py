@@ -5,6 +5,7 @@ from application.read_models import ProfileView
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
 from application.users import require_account
+from domain import messages
 from domain.errors import Forbidden, NotFound
 
 
@@ -16,7 +17,7 @@ class ProfileService:
         with self.uow:
             profile = self.uow.reads.profile(username, viewer_id)
         if profile is None:
-            raise NotFound("profile not found")
+            raise NotFound(messages.PROFILE_NOT_FOUND)
         return profile
 
     @retry_on_conflict
@@ -27,9 +28,9 @@ class ProfileService:
             require_account(self.uow, caller)
             followee = self.uow.users.get_by_username(username)
             if followee is None:
-                raise NotFound("profile not found")
+                raise NotFound(messages.PROFILE_NOT_FOUND)
             if followee.id == follower_id:
-                raise Forbidden("you cannot follow yourself")
+                raise Forbidden(messages.CANNOT_FOLLOW_YOURSELF)
             assert followee.id is not None
             self.uow.users.follow(follower_id, followee.id)
             self.uow.commit()
@@ -41,7 +42,7 @@ class ProfileService:
             require_account(self.uow, caller)
             followee = self.uow.users.get_by_username(username)
             if followee is None:
-                raise NotFound("profile not found")
+                raise NotFound(messages.PROFILE_NOT_FOUND)
             assert followee.id is not None
             self.uow.users.unfollow(caller.user_id, followee.id)
             self.uow.commit()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from application.errors import ConcurrentUpdate, TemporarilyUnavailable
+from domain import messages
 
 ATTEMPTS = 4
 BASE_DELAY_SECONDS = 0.01
@@ -29,9 +30,7 @@ def retry_on_conflict(use_case: Callable[P, R]) -> Callable[P, R]:
                 return use_case(*args, **kwargs)
             except ConcurrentUpdate as conflict:
                 if attempt == ATTEMPTS:
-                    raise TemporarilyUnavailable(
-                        "too many concurrent changes to the same data; please retry"
-                    ) from conflict
+                    raise TemporarilyUnavailable(messages.TOO_MANY_CONCURRENT_CHANGES) from conflict
                 # Full jitter: racers that collided spread out instead of colliding again.
                 time.sleep(random.uniform(0, BASE_DELAY_SECONDS * 2**attempt))
         raise AssertionError("unreachable")

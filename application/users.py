@@ -9,6 +9,7 @@ from application.ports import LoginAttempts, PasswordHasher, TokenService
 from application.read_models import AuthenticatedUser, UserView
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
+from domain import messages
 from domain import users as rules
 from domain.errors import AlreadyExists, InvalidCredentials, ValidationFailed
 from domain.users import User
@@ -34,18 +35,14 @@ def _view(user: User) -> UserView:
     return UserView(email=user.email, username=user.username, bio=user.bio, image=user.image)
 
 
-_GONE = "the user of this token no longer exists"
-_ENDED = "this session ended: please sign in again"
-
-
 def require_user(uow: UnitOfWork, caller: Caller, *, for_update: bool = False) -> User:
     """The caller's account. A token can outlive its user, or its session (the password
     changed since it was issued), and then it no longer counts."""
     user = uow.users.get(caller.user_id, for_update=for_update)
     if user is None:
-        raise NotAuthenticated(_GONE)
+        raise NotAuthenticated(messages.TOKEN_USER_GONE)
     if user.token_generation != caller.token_generation:
-        raise NotAuthenticated(_ENDED)
+        raise NotAuthenticated(messages.SESSION_ENDED)
     return user
 
 
@@ -54,7 +51,11 @@ def require_account(uow: UnitOfWork, caller: Caller) -> None:
     one statement checks both that the account exists and that the session is current."""
     if not uow.users.exists(caller.user_id, caller.token_generation):
         # Rare, so it may cost a second look, to tell the client which it was.
-        raise NotAuthenticated(_ENDED if uow.users.get(caller.user_id) is not None else _GONE)
+        raise NotAuthenticated(
+            messages.SESSION_ENDED
+            if uow.users.get(caller.user_id) is not None
+            else messages.TOKEN_USER_GONE
+        )
 
 
 def caller_of(user: User) -> Caller:
@@ -115,17 +116,17 @@ class UserService:
         # Counted before anything else, so a locked account costs no query and no hashing,
         # and concurrent guesses cannot all slip in before the first failure is counted.
         if self.login_attempts is not None and (retry_after := self.login_attempts.admit(account)):
-            raise TooManyAttempts("too many failed logins; please retry later", retry_after)
+            raise TooManyAttempts(messages.TOO_MANY_FAILED_LOGINS, retry_after)
         with self.uow:
             user = self.uow.users.get_by_email(email) if email else None
             found = (caller_of(user), _view(user), user.password_hash) if user else None
         # Verify after the transaction: hashing is slow and needs no connection.
         if found is None:
             self.hasher.verify(self._unknown_user_hash(), password)
-            raise InvalidCredentials("email or password is invalid")
+            raise InvalidCredentials(messages.WRONG_CREDENTIALS)
         caller, view, password_hash = found
         if not self.hasher.verify(password_hash, password):
-            raise InvalidCredentials("email or password is invalid")
+            raise InvalidCredentials(messages.WRONG_CREDENTIALS)
         if self.login_attempts is not None:
             self.login_attempts.succeeded(account)
         return AuthenticatedUser(user=view, token=self.tokens.issue(caller))
@@ -178,9 +179,9 @@ class UserService:
         """
         taken = []
         if email is not None and self._other(self.uow.users.get_by_email(email), owner_id):
-            taken.append("email has already been taken")
+            taken.append(messages.EMAIL_TAKEN)
         if username is not None and self._other(self.uow.users.get_by_username(username), owner_id):
-            taken.append("username has already been taken")
+            taken.append(messages.USERNAME_TAKEN)
         if taken:
             raise AlreadyExists(*taken)
 

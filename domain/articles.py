@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from domain import validation
+from domain import messages, validation
 from domain.errors import ValidationFailed
 
 TITLE_MAX = 256
@@ -20,6 +20,9 @@ BODY_MAX = 100_000
 TAG_MAX = 64
 TAGS_PER_ARTICLE_MAX = 20
 SLUG_MAX = 300  # slugified title (at most TITLE_MAX) + "-" + a short suffix
+# Slugs whose path is something else's: /articles/feed is the feed, so an article there could
+# be changed and deleted but never read. Such a title's slug gets a suffix, as a taken one.
+RESERVED_SLUGS = frozenset({"feed"})
 
 
 def slugify(title: str) -> str:
@@ -48,7 +51,7 @@ def normalize_tags(names: list[str]) -> list[str]:
     }
     cleaned.discard("")
     if len(cleaned) > TAGS_PER_ARTICLE_MAX:
-        raise ValidationFailed(f"an article can have at most {TAGS_PER_ARTICLE_MAX} tags")
+        raise ValidationFailed(messages.too_many_tags(TAGS_PER_ARTICLE_MAX))
     return sorted(cleaned)
 
 

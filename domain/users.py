@@ -5,7 +5,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain import validation
+from domain import messages, validation
 from domain.errors import ValidationFailed
 
 USERNAME_MAX = 64
@@ -14,9 +14,11 @@ PASSWORD_MAX = 256
 BIO_MAX = 2000
 IMAGE_MAX = 2048
 
-_USERNAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 # Deliberately loose: one @, no spaces, a dot in the domain. Deliverability is not our rule.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_USERNAME = re.compile(USERNAME_PATTERN)
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def normalize_email(email: str) -> str:
@@ -29,7 +31,7 @@ def normalize_email(email: str) -> str:
     email = validation.text(email, "email", max_length=EMAIL_MAX + 64).strip()
     email = unicodedata.normalize("NFC", unicodedata.normalize("NFC", email).casefold())
     if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
-        raise ValidationFailed("email is invalid")
+        raise ValidationFailed(messages.EMAIL_INVALID)
     return email
 
 
@@ -37,7 +39,7 @@ def check_username(username: str) -> str:
     """Usernames are 1..64 characters of letters, digits, ``_``, ``.`` and ``-``; case kept."""
     validation.text(username, "username", max_length=USERNAME_MAX)
     if not _USERNAME.fullmatch(username):
-        raise ValidationFailed("username may contain only letters, digits, '_', '.' and '-'")
+        raise ValidationFailed(messages.USERNAME_CHARACTERS)
     return username
 
 

@@ -13,13 +13,14 @@ from contextlib import contextmanager
 from sqlalchemy import exc as sa_exc
 
 from application.errors import ConcurrentUpdate, TemporarilyUnavailable
+from domain import messages
 from domain.errors import AlreadyExists, NotFound, ValidationFailed
 
 # Unique constraints (by the naming convention in orm.py) and what a client is told.
 _TAKEN = {
-    "uq_users_email": "email has already been taken",
-    "uq_users_lower_username": "username has already been taken",
-    "uq_articles_slug": "an article with this title was just written; please try again",
+    "uq_users_email": messages.EMAIL_TAKEN,
+    "uq_users_lower_username": messages.USERNAME_TAKEN,
+    "uq_articles_slug": messages.SLUG_TAKEN,
 }
 # SQLite names the columns instead of the constraint, and an expression index as
 # "index 'name'" (the lower(username) one).
@@ -37,21 +38,21 @@ def _taken(error: sa_exc.DBAPIError) -> Exception | None:
 
 def _gone(_error: sa_exc.DBAPIError) -> Exception:
     # What the use case looked up was deleted by a concurrent request before it wrote.
-    return NotFound("something this request refers to was just deleted")
+    return NotFound(messages.REFERENCE_GONE)
 
 
 def _unstorable(_error: sa_exc.DBAPIError) -> Exception:
     # Values are checked before they reach the database; this is the net under that.
-    return ValidationFailed("a value in this request cannot be stored or searched for")
+    return ValidationFailed(messages.UNSTORABLE_VALUE)
 
 
 def _conflict(_error: sa_exc.DBAPIError) -> Exception:
     # The transaction lost a race (serialization failure, deadlock); running it again may win.
-    return ConcurrentUpdate("another request changed the same data at the same time")
+    return ConcurrentUpdate(messages.CONCURRENT_CHANGE)
 
 
 def _unavailable(_error: sa_exc.DBAPIError) -> Exception:
-    return TemporarilyUnavailable("the database cannot serve this request now; please retry")
+    return TemporarilyUnavailable(messages.DATABASE_CANNOT_SERVE)
 
 
 _BY_CODE: dict[str, Callable[[sa_exc.DBAPIError], Exception | None]] = {
@@ -77,7 +78,7 @@ _BY_CODE: dict[str, Callable[[sa_exc.DBAPIError], Exception | None]] = {
 def translate(error: sa_exc.SQLAlchemyError) -> Exception | None:
     """The application's error for a database error, or None to let it propagate as it is."""
     if isinstance(error, sa_exc.TimeoutError):  # the pool had no connection within its timeout
-        return TemporarilyUnavailable("no database connection is free; please retry")
+        return TemporarilyUnavailable(messages.NO_CONNECTION_FREE)
     if not isinstance(error, sa_exc.DBAPIError):
         return None
     if error.connection_invalidated:  # the connection died under the statement

@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from application.caller import Caller
 from application.errors import NotAuthenticated
 from application.ports import PasswordHasher
+from domain import messages
 
 
 class Argon2PasswordHasher:
@@ -89,7 +90,7 @@ class JwtTokenService:
     def verify(self, token: str) -> Caller:
         caller, expires_at = self._claims(token)
         if expires_at <= time.time():
-            raise NotAuthenticated("token is invalid or expired")
+            raise NotAuthenticated(messages.TOKEN_INVALID)
         return caller
 
     def _decode(self, token: str) -> tuple[Caller, float]:
@@ -107,7 +108,7 @@ class JwtTokenService:
                 leeway=self.CLOCK_LEEWAY_SECONDS,
             )
         except jwt.InvalidTokenError as error:
-            raise NotAuthenticated("token is invalid or expired") from error
+            raise NotAuthenticated(messages.TOKEN_INVALID) from error
         subject, generation = claims["sub"], claims.get("gen", 0)
         if (
             not isinstance(subject, str)
@@ -116,6 +117,6 @@ class JwtTokenService:
             or type(generation) is not int  # not bool, not float
             or not 0 <= generation <= self._LARGEST_ID
         ):
-            raise NotAuthenticated("token is invalid or expired")
+            raise NotAuthenticated(messages.TOKEN_INVALID)
         # PyJWT let the expiry have the leeway too; verify() checks it exactly, on every use.
         return Caller(int(subject), generation), float(claims["exp"])

@@ -22,6 +22,7 @@ from application.read_models import (
     CommentView,
     ProfileView,
 )
+from domain import messages
 from domain.articles import Article, Tag
 from domain.comments import Comment
 from domain.errors import AlreadyExists
@@ -37,9 +38,9 @@ class FakeUserRepository:
     def add(self, user: User) -> None:
         # The unique constraints of the users table, with the messages the real UoW gives.
         if self.get_by_email(user.email) is not None:
-            raise AlreadyExists("email has already been taken")
+            raise AlreadyExists(messages.EMAIL_TAKEN)
         if self.get_by_username(user.username) is not None:
-            raise AlreadyExists("username has already been taken")
+            raise AlreadyExists(messages.USERNAME_TAKEN)
         user.id, self._next_id = self._next_id, self._next_id + 1
         self.users[user.id] = user
 
@@ -333,9 +334,9 @@ class FakeTokenService:
         prefix = "token-for-"
         user_id, _, generation = token.removeprefix(prefix).partition("-gen-")
         if not token.startswith(prefix) or not user_id.isdigit():
-            raise NotAuthenticated("token is invalid or expired")
+            raise NotAuthenticated(messages.TOKEN_INVALID)
         if generation and not generation.isdigit():
-            raise NotAuthenticated("token is invalid or expired")
+            raise NotAuthenticated(messages.TOKEN_INVALID)
         return Caller(int(user_id), int(generation or 0))
 
 

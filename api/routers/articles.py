@@ -17,7 +17,7 @@ from api.schemas import (
 from application.articles import ArticleChanges, ArticleDraft
 from application.read_models import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ArticleFilter, ArticleView
 
-router = APIRouter(prefix="/api", tags=["Articles"], responses=errors(422, 503))
+router = APIRouter(prefix="/api", tags=["Articles"], responses=errors(503))
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="articles to skip")]
@@ -27,7 +27,7 @@ def _article(view: ArticleView) -> Response:
     return json_response(SingleArticleResponse(article=Article.of(view)))
 
 
-@router.get("/articles", response_model=MultipleArticlesResponse, responses=errors(401))
+@router.get("/articles", response_model=MultipleArticlesResponse, responses=errors(401, 422))
 def list_articles(
     caller: OptionalCaller,
     articles: Articles,
@@ -44,7 +44,7 @@ def list_articles(
     return json_response(MultipleArticlesResponse.of(page.articles, page.total))
 
 
-@router.get("/articles/feed", response_model=MultipleArticlesResponse, responses=errors(401))
+@router.get("/articles/feed", response_model=MultipleArticlesResponse, responses=errors(401, 422))
 def feed(
     caller: RequiredCaller,
     articles: Articles,
@@ -59,7 +59,7 @@ def feed(
     "/articles",
     status_code=201,
     response_model=SingleArticleResponse,
-    responses=errors(400, 401, 409, 413),
+    responses=errors(400, 401, 413, 422),
 )
 def create_article(
     request: NewArticleRequest, caller: RequiredCaller, articles: Articles
@@ -72,7 +72,9 @@ def create_article(
     return json_response(SingleArticleResponse(article=Article.of(view)), status_code=201)
 
 
-@router.get("/articles/{slug}", response_model=SingleArticleResponse, responses=errors(401, 404))
+@router.get(
+    "/articles/{slug}", response_model=SingleArticleResponse, responses=errors(401, 404, 422)
+)
 def get_article(slug: Slug, caller: OptionalCaller, articles: Articles) -> Response:
     return _article(articles.get(slug, caller.user_id if caller else None))
 
@@ -80,7 +82,7 @@ def get_article(slug: Slug, caller: OptionalCaller, articles: Articles) -> Respo
 @router.put(
     "/articles/{slug}",
     response_model=SingleArticleResponse,
-    responses=errors(400, 401, 403, 404, 409, 413),
+    responses=errors(400, 401, 403, 404, 413, 422),
 )
 def update_article(
     slug: Slug, request: UpdateArticleRequest, caller: RequiredCaller, articles: Articles
@@ -89,7 +91,7 @@ def update_article(
     return _article(articles.update(slug, caller, changes))
 
 
-@router.delete("/articles/{slug}", status_code=204, responses=errors(401, 403, 404, 409))
+@router.delete("/articles/{slug}", status_code=204, responses=errors(401, 403, 404, 422))
 def delete_article(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
     articles.delete(slug, caller)
     return no_content()
@@ -99,7 +101,7 @@ def delete_article(slug: Slug, caller: RequiredCaller, articles: Articles) -> Re
     "/articles/{slug}/favorite",
     response_model=SingleArticleResponse,
     tags=["Favorites"],
-    responses=errors(401, 404, 409),
+    responses=errors(401, 404, 422),
 )
 def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
     return _article(articles.favorite(slug, caller))
@@ -109,7 +111,7 @@ def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response
     "/articles/{slug}/favorite",
     response_model=SingleArticleResponse,
     tags=["Favorites"],
-    responses=errors(401, 404, 409),
+    responses=errors(401, 404, 422),
 )
 def unfavorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
     return _article(articles.unfavorite(slug, caller))

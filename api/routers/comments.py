@@ -29,7 +29,7 @@ def list_comments(slug: Slug, caller: OptionalCaller, comments: Comments) -> Res
 @router.post(
     "/articles/{slug}/comments",
     response_model=SingleCommentResponse,
-    responses=errors(400, 401, 409, 413),
+    responses=errors(400, 401, 413),
 )
 def add_comment(
     slug: Slug, request: NewCommentRequest, caller: RequiredCaller, comments: Comments
@@ -41,7 +41,7 @@ def add_comment(
 @router.delete(
     "/articles/{slug}/comments/{comment_id}",
     status_code=204,
-    responses=errors(401, 403, 409),
+    responses=errors(401, 403),
 )
 def delete_comment(
     slug: Slug, comment_id: CommentId, caller: RequiredCaller, comments: Comments

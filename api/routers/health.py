@@ -8,6 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.dependencies import container
 from api.errors import error_response
+from api.schemas import errors
+from domain import messages
 
 router = APIRouter(tags=["Operations"])
 
@@ -21,7 +23,7 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/health/ready", responses={503: {"description": "database unreachable"}})
+@router.get("/health/ready", responses=errors(503))
 async def ready(request: Request) -> Response:
     """The database answered ``SELECT 1`` within about a second (the answer may be up to a
     second old: see ``ReadinessProbe``)."""
@@ -37,7 +39,7 @@ async def ready(request: Request) -> Response:
         except Exception:
             answered = False
     if not answered:
-        return error_response(503, "database unreachable", headers={"Retry-After": "1"})
+        return error_response(503, messages.DATABASE_UNREACHABLE, headers={"Retry-After": "1"})
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
@@ -47,12 +49,12 @@ async def metrics(request: Request) -> Response:
     (the pool and route statistics are nobody else's business)."""
     token = container(request).settings().metrics_token
     if token is None:
-        return error_response(404, "Not Found")
+        return error_response(404, messages.NOT_FOUND)
     offered = request.headers.get("authorization", "").encode()
     if not hmac.compare_digest(offered, f"Bearer {token}".encode()):
         return error_response(
             401,
-            "metrics need 'Authorization: Bearer <METRICS_TOKEN>'",
+            messages.METRICS_TOKEN_REQUIRED,
             headers={"WWW-Authenticate": "Bearer"},
         )
     return Response(

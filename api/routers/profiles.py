@@ -15,15 +15,13 @@ def get_profile(username: Username, caller: OptionalCaller, profiles: Profiles) 
 
 
 @router.post(
-    "/profiles/{username}/follow", response_model=ProfileResponse, responses=errors(401, 403, 409)
+    "/profiles/{username}/follow", response_model=ProfileResponse, responses=errors(401, 403)
 )
 def follow(username: Username, caller: RequiredCaller, profiles: Profiles) -> Response:
     return json_response(ProfileResponse(profile=Profile.of(profiles.follow(caller, username))))
 
 
-@router.delete(
-    "/profiles/{username}/follow", response_model=ProfileResponse, responses=errors(401, 409)
-)
+@router.delete("/profiles/{username}/follow", response_model=ProfileResponse, responses=errors(401))
 def unfollow(username: Username, caller: RequiredCaller, profiles: Profiles) -> Response:
     view = profiles.unfollow(caller, username)
     return json_response(ProfileResponse(profile=Profile.of(view)))

@@ -5,7 +5,7 @@ from api.responses import json_response
 from api.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse, errors
 from application.users import UserChanges
 
-router = APIRouter(prefix="/api", tags=["User and Authentication"], responses=errors(422, 503))
+router = APIRouter(prefix="/api", tags=["User and Authentication"], responses=errors(503))
 
 # The routes whose use case hashes a password (the update only when it changes one): they
 # are admitted to the password lane, not the database lane (api.middleware.Admission).
@@ -18,7 +18,7 @@ SIGNS_IN = frozenset({("POST", "/api/users"), ("POST", "/api/users/login")})
 
 
 @router.post(
-    "/users", status_code=201, response_model=UserResponse, responses=errors(400, 409, 413)
+    "/users", status_code=201, response_model=UserResponse, responses=errors(400, 413, 422, 429)
 )
 def register(request: NewUserRequest, users: Users) -> Response:
     new = request.user
@@ -26,7 +26,7 @@ def register(request: NewUserRequest, users: Users) -> Response:
     return json_response(UserResponse.of(result.user, result.token), status_code=201)
 
 
-@router.post("/users/login", response_model=UserResponse, responses=errors(400, 401, 409, 413))
+@router.post("/users/login", response_model=UserResponse, responses=errors(400, 401, 413, 422, 429))
 def login(request: LoginUserRequest, users: Users) -> Response:
     result = users.login(email=request.user.email, password=request.user.password)
     return json_response(UserResponse.of(result.user, result.token))
@@ -37,7 +37,7 @@ def current_user(caller: RequiredCaller, token: PresentedToken, users: Users) ->
     return json_response(UserResponse.of(users.current(caller), token))
 
 
-@router.put("/user", response_model=UserResponse, responses=errors(400, 401, 409, 413))
+@router.put("/user", response_model=UserResponse, responses=errors(400, 401, 413, 422))
 def update_user(
     request: UpdateUserRequest, caller: RequiredCaller, token: PresentedToken, users: Users
 ) -> Response:

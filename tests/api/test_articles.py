@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from domain import messages
 from tests.api.conftest import TIMESTAMP, assert_error, auth
 
 Register = Callable[..., dict[str, Any]]
@@ -221,7 +222,7 @@ def test_create_with_a_nul_byte_creates_nothing(
 
     response = client.post("/api/articles", json={"article": article}, headers=auth(alice))
 
-    assert assert_error(response, 422) == [f"{field} must not contain NUL characters"]
+    assert assert_error(response, 422) == [messages.contains_nul(field)]
     assert _count(client) == 0
 
 
@@ -234,7 +235,7 @@ def test_create_with_a_nul_byte_in_a_tag_creates_nothing(
         "/api/articles", json=_new(tagList=["ok", "nul\x00"]), headers=auth(alice)
     )
 
-    assert assert_error(response, 422) == ["tag must not contain NUL characters"]
+    assert assert_error(response, 422) == [messages.contains_nul("tag")]
     assert _count(client) == 0
     assert client.get("/api/tags").json() == {"tags": []}
 
@@ -278,7 +279,16 @@ def test_get_shows_the_reader_favorited_and_following(
 def test_get_an_unknown_slug_is_not_found(client: TestClient) -> None:
     response = _get(client, "no-such-article")
 
-    assert assert_error(response, 404) == ["article not found"]
+    assert assert_error(response, 404) == [messages.ARTICLE_NOT_FOUND]
+
+
+def test_an_article_titled_feed_can_be_read(
+    client: TestClient, register: Register, create_article: CreateArticle
+) -> None:
+    slug = create_article(register("alice"), title="Feed")["slug"]
+
+    assert slug != "feed"  # /api/articles/feed is the feed
+    assert _get(client, slug).json()["article"]["title"] == "Feed"
 
 
 def test_get_a_slug_with_a_nul_byte_is_refused(
@@ -289,7 +299,7 @@ def test_get_a_slug_with_a_nul_byte_is_refused(
     response = _get(client, "hel%00lo")
 
     assert assert_error(response, 422) == [
-        "path.slug: Value error, must not contain NUL characters"
+        f"path.slug: Value error, {messages.PARAMETER_CONTAINS_NUL}"
     ]
 
 
@@ -406,7 +416,7 @@ def test_update_by_another_user_is_forbidden_and_changes_nothing(
         headers=auth(bob),
     )
 
-    assert assert_error(response, 403) == ["only the author may change this article"]
+    assert assert_error(response, 403) == [messages.ONLY_AUTHOR_CHANGES_ARTICLE]
     assert _article(client, "hello") == before
     assert_error(_get(client, "hijacked"), 404)
 
@@ -429,7 +439,7 @@ def test_update_of_an_unknown_slug_is_not_found(client: TestClient, register: Re
         "/api/articles/nope", json={"article": {"body": "changed"}}, headers=auth(alice)
     )
 
-    assert assert_error(response, 404) == ["article not found"]
+    assert assert_error(response, 404) == [messages.ARTICLE_NOT_FOUND]
     assert _count(client) == 0
 
 
@@ -472,7 +482,7 @@ def test_delete_by_the_author_removes_the_article(
 
     assert response.status_code == 204, response.text
     assert response.content == b""
-    assert assert_error(_get(client, "hello"), 404) == ["article not found"]
+    assert assert_error(_get(client, "hello"), 404) == [messages.ARTICLE_NOT_FOUND]
     assert _list(client) == {"articles": [], "articlesCount": 0}
 
 
@@ -512,7 +522,7 @@ def test_delete_by_another_user_is_forbidden_and_changes_nothing(
 
     response = client.delete("/api/articles/hello", headers=auth(bob))
 
-    assert assert_error(response, 403) == ["only the author may change this article"]
+    assert assert_error(response, 403) == [messages.ONLY_AUTHOR_CHANGES_ARTICLE]
     assert _article(client, "hello") == before
     assert _count(client) == 1
 
@@ -531,7 +541,7 @@ def test_delete_requires_a_token(
 def test_delete_of_an_unknown_slug_is_not_found(client: TestClient, register: Register) -> None:
     response = client.delete("/api/articles/nope", headers=auth(register("alice")))
 
-    assert assert_error(response, 404) == ["article not found"]
+    assert assert_error(response, 404) == [messages.ARTICLE_NOT_FOUND]
 
 
 # -- listing ---------------------------------------------------------------------------------
@@ -691,7 +701,7 @@ def test_list_filter_with_a_nul_byte_is_refused(
     response = client.get(f"/api/articles?{name}=ali%00ce")
 
     assert assert_error(response, 422) == [
-        f"query.{name}: Value error, must not contain NUL characters"
+        f"query.{name}: Value error, {messages.PARAMETER_CONTAINS_NUL}"
     ]
 
 
@@ -980,7 +990,7 @@ def test_favorite_of_an_unknown_slug_is_not_found(
 
     response = client.request(method, "/api/articles/nope/favorite", headers=auth(bob))
 
-    assert assert_error(response, 404) == ["article not found"]
+    assert assert_error(response, 404) == [messages.ARTICLE_NOT_FOUND]
     assert _list(client, "?favorited=bob") == {"articles": [], "articlesCount": 0}
 
 

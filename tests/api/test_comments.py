@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from domain import messages
 from tests.api.conftest import TIMESTAMP, assert_error, auth
 
 Register = Callable[..., dict[str, Any]]
@@ -68,7 +69,7 @@ def test_add_to_an_unknown_article_is_not_found(client: TestClient, bob: dict[st
         "/api/articles/nope/comments", json={"comment": {"body": "Hi"}}, headers=auth(bob)
     )
 
-    assert assert_error(response, 404) == ["article not found"]
+    assert assert_error(response, 404) == [messages.ARTICLE_NOT_FOUND]
 
 
 @pytest.mark.parametrize(
@@ -154,7 +155,7 @@ def test_list_shows_the_reader_following_the_authors(
 def test_list_on_an_unknown_article_is_not_found(client: TestClient) -> None:
     response = client.get("/api/articles/nope/comments")
 
-    assert assert_error(response, 404) == ["article not found"]
+    assert assert_error(response, 404) == [messages.ARTICLE_NOT_FOUND]
 
 
 def test_delete_by_its_author_removes_the_comment(
@@ -178,7 +179,7 @@ def test_delete_twice_is_not_found(
 
     response = client.delete(f"/api/articles/{slug}/comments/{comment['id']}", headers=auth(bob))
 
-    assert assert_error(response, 404) == ["comment not found"]
+    assert assert_error(response, 404) == [messages.COMMENT_NOT_FOUND]
 
 
 def test_delete_by_another_user_is_forbidden_and_keeps_the_comment(
@@ -193,7 +194,7 @@ def test_delete_by_another_user_is_forbidden_and_keeps_the_comment(
     # Not even the article's author may delete someone else's comment.
     response = client.delete(f"/api/articles/{slug}/comments/{comment['id']}", headers=auth(alice))
 
-    assert assert_error(response, 403) == ["only the author may delete this comment"]
+    assert assert_error(response, 403) == [messages.ONLY_AUTHOR_DELETES_COMMENT]
     assert _comments(client, slug) == [comment]
 
 
@@ -217,7 +218,7 @@ def test_delete_of_an_unknown_comment_is_not_found(
         f"/api/articles/{slug}/comments/{comment['id'] + 1000}", headers=auth(bob)
     )
 
-    assert assert_error(response, 404) == ["comment not found"]
+    assert assert_error(response, 404) == [messages.COMMENT_NOT_FOUND]
     assert _comments(client, slug) == [comment]
 
 
@@ -234,7 +235,7 @@ def test_delete_of_a_comment_of_another_article_is_not_found(
 
     response = client.delete(f"/api/articles/{slug}/comments/{comment['id']}", headers=auth(bob))
 
-    assert assert_error(response, 404) == ["comment not found"]
+    assert assert_error(response, 404) == [messages.COMMENT_NOT_FOUND]
     assert _comments(client, other) == [comment]
 
 
@@ -273,4 +274,6 @@ def test_comments_go_with_their_article(
     response = client.delete(f"/api/articles/{slug}", headers=auth(alice))
 
     assert response.status_code == 204, response.text
-    assert assert_error(client.get(f"/api/articles/{slug}/comments"), 404) == ["article not found"]
+    assert assert_error(client.get(f"/api/articles/{slug}/comments"), 404) == [
+        messages.ARTICLE_NOT_FOUND
+    ]

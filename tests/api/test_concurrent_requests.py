@@ -7,6 +7,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from domain import messages
 from infrastructure.orm import users
 from tests.api.conftest import assert_error, auth
 
@@ -40,7 +41,7 @@ def test_one_of_many_registrations_with_one_email_wins(client: TestClient, engin
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [422] * (REQUESTS - 1)
     for refused in (r for r in responses if r.status_code == 422):
-        assert assert_error(refused, 422) == ["email has already been taken"]
+        assert assert_error(refused, 422) == [messages.EMAIL_TAKEN]
     assert user_rows(engine) == 1
 
 
@@ -51,7 +52,7 @@ def test_one_of_many_registrations_with_one_username_wins(client: TestClient, en
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [422] * (REQUESTS - 1)
     for refused in (r for r in responses if r.status_code == 422):
-        assert assert_error(refused, 422) == ["username has already been taken"]
+        assert assert_error(refused, 422) == [messages.USERNAME_TAKEN]
     assert user_rows(engine) == 1
 
 

@@ -8,15 +8,32 @@ from dependency_injector import providers
 from fastapi.testclient import TestClient
 
 from api.container import Container
+from application.errors import (
+    ConcurrentUpdate,
+    NotAuthenticated,
+    TemporarilyUnavailable,
+    TooManyAttempts,
+)
+from domain import messages
+from domain.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidCredentials,
+    NotFound,
+    ValidationFailed,
+)
 from tests.api.conftest import assert_error
 
 
 class _Exploding:
-    """An article service whose every use case fails with an unexpected error."""
+    """An article service whose every use case fails with ``error``."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error or RuntimeError("boom secret")
 
     def __getattr__(self, name: str) -> object:
         def explode(*_args: object, **_kwargs: object) -> None:
-            raise RuntimeError("boom secret")
+            raise self.error
 
         return explode
 
@@ -24,7 +41,7 @@ class _Exploding:
 def test_unknown_route_is_not_found(client: TestClient) -> None:
     response = client.get("/api/no-such-thing")
 
-    assert assert_error(response, 404) == ["Not Found"]
+    assert assert_error(response, 404) == [messages.NOT_FOUND]
 
 
 def test_unknown_route_outside_the_api_is_not_found(client: TestClient) -> None:
@@ -33,11 +50,48 @@ def test_unknown_route_outside_the_api_is_not_found(client: TestClient) -> None:
     assert_error(response, 404)
 
 
-def test_method_not_allowed_is_405_with_the_allowed_methods(client: TestClient) -> None:
-    response = client.delete("/api/tags")
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/tags", "GET"),
+        # One route per method in the app: the answer names those of every route of the path.
+        ("PATCH", "/api/articles/some-slug", "DELETE, GET, PUT"),
+        ("GET", "/api/articles/some-slug/favorite", "DELETE, POST"),
+    ],
+)
+def test_method_not_allowed_is_405_with_every_allowed_method(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    response = client.request(method, path)
 
     assert assert_error(response, 405) == ["Method Not Allowed"]
-    assert response.headers["Allow"] == "GET"
+    assert response.headers["Allow"] == allowed
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "headers"),
+    [
+        (ValidationFailed("v"), 422, {}),
+        (AlreadyExists("a"), 422, {}),
+        (NotFound("n"), 404, {}),
+        (Forbidden("f"), 403, {}),
+        (InvalidCredentials("i"), 401, {}),
+        (NotAuthenticated("t"), 401, {"WWW-Authenticate": "Token"}),
+        (TooManyAttempts("m", retry_after=7), 429, {"Retry-After": "7"}),
+        (TemporarilyUnavailable("u"), 503, {"Retry-After": "1"}),
+        # Write use cases retry a lost race; one that escapes is a 503 too, never a 409.
+        (ConcurrentUpdate("c"), 503, {"Retry-After": "1"}),
+    ],
+)
+def test_each_kind_of_error_has_one_status(
+    client: TestClient, container: Container, error: Exception, status: int, headers: dict[str, str]
+) -> None:
+    container.article_service.override(providers.Object(_Exploding(error)))
+
+    response = client.get("/api/tags")
+
+    assert assert_error(response, status) == [str(error)]
+    assert {name: response.headers.get(name) for name in headers} == headers
 
 
 def test_unexpected_error_is_500_with_a_request_id_and_no_details(

@@ -14,6 +14,8 @@ from starlette.types import ASGIApp
 
 from api.app import create_app
 from api.middleware import Admission
+from domain import messages
+from infrastructure.settings import Settings
 from tests.api.conftest import auth
 from tests.conftest import settings_for
 
@@ -93,14 +95,16 @@ def test_an_invalid_client_request_id_is_replaced(client: TestClient, offered: s
     assert len(response.headers["X-Request-ID"]) == 32
 
 
-def test_a_body_announced_too_large_is_refused_before_it_is_read(client: TestClient) -> None:
+def test_a_body_announced_too_large_is_refused_before_it_is_read(
+    client: TestClient, settings: Settings
+) -> None:
     response = client.post(
         "/api/users",
         content=b"{}",
         headers={"Content-Type": "application/json", "Content-Length": str(10 * 1024 * 1024)},
     )
     assert response.status_code == 413
-    assert response.json()["errors"]["body"][0].startswith("request body is larger than")
+    assert response.json()["errors"]["body"][0] == messages.body_too_large(settings.max_body_bytes)
 
 
 def test_a_streamed_body_too_large_is_refused(client: TestClient) -> None:

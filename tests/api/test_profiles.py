@@ -5,6 +5,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from domain import messages
 from tests.api.conftest import assert_error, auth
 
 Register = Callable[..., dict[str, Any]]
@@ -62,7 +63,7 @@ def test_own_profile_is_not_followed(client: TestClient, register: Register) -> 
 def test_profile_of_an_unknown_user_is_not_found(client: TestClient) -> None:
     response = _profile(client, "nobody")
 
-    assert assert_error(response, 404) == ["profile not found"]
+    assert assert_error(response, 404) == [messages.PROFILE_NOT_FOUND]
 
 
 def test_profile_username_is_found_in_any_case_and_shown_as_written(
@@ -85,7 +86,7 @@ def test_profile_with_a_nul_byte_in_the_username_is_refused(
     response = _profile(client, "ali%00ce")
 
     assert assert_error(response, 422) == [
-        "path.username: Value error, must not contain NUL characters"
+        f"path.username: Value error, {messages.PARAMETER_CONTAINS_NUL}"
     ]
 
 
@@ -182,7 +183,7 @@ def test_follow_an_unknown_user_is_not_found(client: TestClient, register: Regis
 
     response = client.post("/api/profiles/nobody/follow", headers=auth(bob))
 
-    assert assert_error(response, 404) == ["profile not found"]
+    assert assert_error(response, 404) == [messages.PROFILE_NOT_FOUND]
     assert_error(_profile(client, "nobody"), 404)
 
 
@@ -191,7 +192,7 @@ def test_unfollow_an_unknown_user_is_not_found(client: TestClient, register: Reg
 
     response = client.delete("/api/profiles/nobody/follow", headers=auth(bob))
 
-    assert assert_error(response, 404) == ["profile not found"]
+    assert assert_error(response, 404) == [messages.PROFILE_NOT_FOUND]
 
 
 def test_follow_requires_a_token(client: TestClient, register: Register) -> None:

@@ -21,6 +21,7 @@ from starlette.routing import compile_path
 
 from api.container import Container
 from api.dependencies import Articles, OptionalCaller, RequiredCaller
+from domain import messages
 from infrastructure.orm import users
 from tests.api.conftest import assert_error
 from tests.routes import (
@@ -185,7 +186,7 @@ def test_a_token_issued_before_a_password_change_is_refused_and_does_nothing(
 
     response = send_example(client, route, world, old)
 
-    assert assert_error(response, 401) == ["this session ended: please sign in again"]
+    assert assert_error(response, 401) == [messages.SESSION_ENDED]
     assert response.headers["WWW-Authenticate"] == "Token"
     assert snapshot(engine) == before
     # The new token works.
@@ -203,7 +204,7 @@ def test_the_token_of_a_deleted_account_is_refused_and_does_nothing(
 
     response = send_example(client, route, world)
 
-    assert assert_error(response, 401) == ["the user of this token no longer exists"]
+    assert assert_error(response, 401) == [messages.TOKEN_USER_GONE]
     assert response.headers["WWW-Authenticate"] == "Token"
     assert snapshot(engine) == before
 

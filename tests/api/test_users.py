@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from domain import messages
 from infrastructure.orm import users
 from tests.api.conftest import assert_error, auth
 from tests.conftest import TEST_JWT_SECRET
@@ -74,7 +75,7 @@ def test_register_with_a_taken_email_is_refused(client: TestClient, register: Re
         client, {"username": "bob", "email": "alice@example.com", "password": "secret"}
     )
 
-    assert assert_error(response, 422) == ["email has already been taken"]
+    assert assert_error(response, 422) == [messages.EMAIL_TAKEN]
     assert _login(client, "alice@example.com", "secret").json()["user"]["username"] == "alice"
     assert_error(client.get("/api/profiles/bob"), 404)
 
@@ -88,7 +89,7 @@ def test_register_with_a_case_variant_of_a_taken_email_is_refused(
         client, {"username": "bob", "email": " ALICE@example.com", "password": "secret"}
     )
 
-    assert assert_error(response, 422) == ["email has already been taken"]
+    assert assert_error(response, 422) == [messages.EMAIL_TAKEN]
     assert client.get("/api/profiles/bob").status_code == 404
 
 
@@ -99,7 +100,7 @@ def test_register_with_a_taken_username_is_refused(client: TestClient, register:
         client, {"username": "alice", "email": "other@example.com", "password": "secret"}
     )
 
-    assert assert_error(response, 422) == ["username has already been taken"]
+    assert assert_error(response, 422) == [messages.USERNAME_TAKEN]
     assert_error(_login(client, "other@example.com", "secret"), 401)
 
 
@@ -219,7 +220,7 @@ def test_login_with_a_wrong_password_or_an_unknown_email_fails_alike(
     wrong_password = _login(client, "alice@example.com", "not-the-secret")
     unknown_email = _login(client, "nobody@example.com", "secret")
 
-    assert assert_error(wrong_password, 401) == ["email or password is invalid"]
+    assert assert_error(wrong_password, 401) == [messages.WRONG_CREDENTIALS]
     assert_error(unknown_email, 401)
     assert wrong_password.json() == unknown_email.json()
 
@@ -293,7 +294,7 @@ def test_current_user_with_an_expired_token_is_unauthorized(
 
     response = client.get("/api/user", headers={"Authorization": f"Token {expired}"})
 
-    assert assert_error(response, 401) == ["token is invalid or expired"]
+    assert assert_error(response, 401) == [messages.TOKEN_INVALID]
 
 
 def test_current_user_with_a_token_signed_by_another_secret_is_unauthorized(
@@ -304,7 +305,7 @@ def test_current_user_with_a_token_signed_by_another_secret_is_unauthorized(
 
     response = client.get("/api/user", headers={"Authorization": f"Token {forged}"})
 
-    assert assert_error(response, 401) == ["token is invalid or expired"]
+    assert assert_error(response, 401) == [messages.TOKEN_INVALID]
 
 
 def test_current_user_whose_account_was_deleted_is_unauthorized(
@@ -422,7 +423,7 @@ def test_update_to_another_users_email_is_refused(client: TestClient, register: 
 
     response = _update(client, alice, {"email": "Bob@Example.com", "bio": "changed"})
 
-    assert assert_error(response, 422) == ["email has already been taken"]
+    assert assert_error(response, 422) == [messages.EMAIL_TAKEN]
     assert _current(client, alice) == before
     assert _login(client, "alice@example.com", "secret").status_code == 200
 
@@ -436,7 +437,7 @@ def test_update_to_another_users_username_is_refused(
 
     response = _update(client, alice, {"username": "bob", "bio": "changed"})
 
-    assert assert_error(response, 422) == ["username has already been taken"]
+    assert assert_error(response, 422) == [messages.USERNAME_TAKEN]
     assert _current(client, alice) == before
 
 

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 
 from application.errors import ConcurrentUpdate, TemporarilyUnavailable
+from domain import messages
 from domain.errors import AlreadyExists, NotFound, ValidationFailed
 from infrastructure.db_errors import is_conflict, translate
 
@@ -50,7 +51,7 @@ def test_a_unique_violation_of_a_known_constraint_is_already_exists() -> None:
     translated = translate(wrapped(error, sa_exc.IntegrityError))
 
     assert isinstance(translated, AlreadyExists)
-    assert translated.messages == ("email has already been taken",)
+    assert translated.messages == (messages.EMAIL_TAKEN,)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from application.errors import NotAuthenticated
 from application.users import UpdatedUser, UserChanges, UserService
+from domain import messages
 from domain.errors import AlreadyExists
 from infrastructure.orm import users
 from infrastructure.security import Argon2PasswordHasher, JwtTokenService
@@ -35,7 +36,7 @@ def test_concurrent_registrations_of_one_username_in_any_case_make_one_user(wide
     failures = [r for r in results if isinstance(r, Exception)]
     assert len(failures) == WORKERS - 1
     assert all(isinstance(f, AlreadyExists) for f in failures), failures
-    assert {f.messages for f in failures} == {("username has already been taken",)}
+    assert {f.messages for f in failures} == {(messages.USERNAME_TAKEN,)}
     assert count(wide_engine, select(func.count()).select_from(users)) == 1
     assert wide_engine.pool.checkedout() == 0
 

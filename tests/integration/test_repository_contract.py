@@ -15,6 +15,7 @@ import pytest
 from application.caller import Caller
 from application.read_models import ArticleFilter, ArticlePage, ReadQueries
 from application.unit_of_work import UnitOfWork
+from domain import messages
 from domain.articles import Article, ArticleRepository
 from domain.comments import Comment, CommentRepository
 from domain.errors import AlreadyExists
@@ -213,7 +214,7 @@ def test_a_username_differing_only_in_case_from_a_taken_one_is_refused(
     """The constraint itself: what a race past the service's early check meets."""
     _users(make_uow, "Alice")
 
-    with pytest.raises(AlreadyExists, match="username has already been taken"), make_uow() as uow:
+    with pytest.raises(AlreadyExists, match=messages.USERNAME_TAKEN), make_uow() as uow:
         uow.users.add(UserFactory(username=variant))
         uow.commit()
 
@@ -261,8 +262,8 @@ def _delete_user(make_uow: MakeUow, user: User) -> None:
 @pytest.mark.parametrize(
     ("taken", "message"),
     [
-        ({"email": "alice@example.com"}, "email has already been taken"),
-        ({"username": "alice"}, "username has already been taken"),
+        ({"email": "alice@example.com"}, messages.EMAIL_TAKEN),
+        ({"username": "alice"}, messages.USERNAME_TAKEN),
     ],
 )
 def test_a_user_with_a_taken_email_or_username_is_refused(

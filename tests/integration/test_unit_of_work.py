@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, text
 
 from application.errors import TemporarilyUnavailable
+from domain import messages
 from domain.errors import AlreadyExists
 from infrastructure.engine import create_db_engine
 from infrastructure.orm import users
@@ -124,11 +125,11 @@ def test_unique_violation_from_a_race_becomes_already_exists(new_uow, engine):
     with pytest.raises(AlreadyExists) as raised, second:
         second.users.add(UserFactory(username="alice2", email="a@example.com"))
         second.commit()
-    assert raised.value.messages == ("email has already been taken",)
+    assert raised.value.messages == (messages.EMAIL_TAKEN,)
     with pytest.raises(AlreadyExists) as raised, new_uow() as third:
         third.users.add(UserFactory(username="alice", email="other@example.com"))
         third.commit()
-    assert raised.value.messages == ("username has already been taken",)
+    assert raised.value.messages == (messages.USERNAME_TAKEN,)
     assert usernames(engine) == ["alice"]
     assert engine.pool.checkedout() == 0
 

@@ -6,6 +6,7 @@ import pytest
 
 from application.articles import ArticleChanges, ArticleDraft, ArticleService
 from application.read_models import MAX_PAGE_SIZE, ArticleFilter, ProfileView
+from domain import messages
 from domain.articles import TAGS_PER_ARTICLE_MAX
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from tests.factories import CommentFactory, Follow, as_caller, store
@@ -67,6 +68,14 @@ def test_a_second_article_with_the_same_title_gets_a_distinct_slug(
     assert articles.get(second.slug, None).author.username == "bob"
 
 
+def test_an_article_titled_feed_gets_a_slug_the_feed_does_not_hide(
+    articles: ArticleService, alice: int
+) -> None:
+    view = articles.create(as_caller(alice), draft("Feed"))
+
+    assert re.fullmatch(r"feed-[0-9a-f]{8}", view.slug)
+
+
 def test_tags_shared_by_articles_are_listed_once(articles: ArticleService, alice: int) -> None:
     articles.create(as_caller(alice), draft("One", tags=("python", "web")))
     articles.create(as_caller(alice), draft("Two", tags=("python", "db", "python ")))
@@ -113,7 +122,7 @@ def test_get_returns_the_article_with_its_body_and_commits_nothing(
 
 
 def test_get_of_an_unknown_slug_is_not_found(articles: ArticleService) -> None:
-    with pytest.raises(NotFound, match="article not found"):
+    with pytest.raises(NotFound, match=messages.ARTICLE_NOT_FOUND):
         articles.get("no-such-article", None)
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from application.comments import CommentService
 from application.read_models import ProfileView
+from domain import messages
 from domain.articles import Article
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from tests.factories import ArticleFactory, Follow, as_caller, store
@@ -42,7 +43,7 @@ def test_add_commits_the_comment_and_returns_it(
 def test_add_to_an_unknown_article_is_not_found_and_commits_nothing(
     uow: FakeUnitOfWork, comments: CommentService, bob: int
 ) -> None:
-    with pytest.raises(NotFound, match="article not found"):
+    with pytest.raises(NotFound, match=messages.ARTICLE_NOT_FOUND):
         comments.add("no-such-article", as_caller(bob), "Hello?")
 
     assert not uow.committed
@@ -130,7 +131,7 @@ def test_deleting_a_comment_through_another_article_is_not_found(
     other = _article(uow, alice, "Other")
     comment = comments.add(article.slug, as_caller(bob), "On Dragons")
 
-    with pytest.raises(NotFound, match="comment not found"):
+    with pytest.raises(NotFound, match=messages.COMMENT_NOT_FOUND):
         comments.delete(other.slug, comment.id, as_caller(bob))
 
     assert not uow.committed
@@ -144,7 +145,7 @@ def test_deleting_an_unknown_comment_or_on_an_unknown_article_is_not_found(
     comment = comments.add(article.slug, as_caller(bob), "Here")
     slug, comment_id = (article.slug, 404) if slug_known else ("no-such-article", comment.id)
 
-    with pytest.raises(NotFound, match="comment not found"):
+    with pytest.raises(NotFound, match=messages.COMMENT_NOT_FOUND):
         comments.delete(slug, comment_id, as_caller(bob))
 
     assert not uow.committed

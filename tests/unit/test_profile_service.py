@@ -4,6 +4,7 @@ import pytest
 
 from application.profiles import ProfileService
 from application.read_models import ProfileView
+from domain import messages
 from domain.errors import Forbidden, NotFound
 from domain.users import User
 from tests.factories import Follow, UserFactory, as_caller, store
@@ -58,7 +59,7 @@ def test_a_profile_shows_whether_the_viewer_follows_it(
 
 
 def test_an_unknown_profile_is_not_found(profiles: ProfileService) -> None:
-    with pytest.raises(NotFound, match="profile not found"):
+    with pytest.raises(NotFound, match=messages.PROFILE_NOT_FOUND):
         profiles.get("nobody", None)
 
 

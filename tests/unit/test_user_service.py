@@ -6,6 +6,7 @@ from application.caller import Caller
 from application.errors import NotAuthenticated
 from application.read_models import UserView
 from application.users import UpdatedUser, UserChanges, UserService
+from domain import messages
 from domain.errors import AlreadyExists, InvalidCredentials, ValidationFailed
 from domain.users import User
 from tests.factories import UserFactory, as_caller, store
@@ -60,7 +61,7 @@ def test_register_stores_the_email_trimmed_and_lower_cased(
 def test_register_with_a_taken_email_commits_nothing(
     uow: FakeUnitOfWork, users: UserService, alice: User
 ) -> None:
-    with pytest.raises(AlreadyExists, match="email has already been taken"):
+    with pytest.raises(AlreadyExists, match=messages.EMAIL_TAKEN):
         users.register(username="alice2", email="ALICE@example.com", password="s3cret")
 
     assert not uow.committed
@@ -90,7 +91,7 @@ def test_a_registration_that_will_be_refused_hashes_no_password(
 def test_register_with_a_taken_username_commits_nothing(
     uow: FakeUnitOfWork, users: UserService, alice: User
 ) -> None:
-    with pytest.raises(AlreadyExists, match="username has already been taken"):
+    with pytest.raises(AlreadyExists, match=messages.USERNAME_TAKEN):
         users.register(username="alice", email="other@example.com", password="s3cret")
 
     assert not uow.committed
@@ -104,8 +105,8 @@ def test_register_with_a_taken_email_and_username_reports_both(
         users.register(username="alice", email="alice@example.com", password="s3cret")
 
     assert error.value.messages == (
-        "email has already been taken",
-        "username has already been taken",
+        messages.EMAIL_TAKEN,
+        messages.USERNAME_TAKEN,
     )
 
 
@@ -152,7 +153,7 @@ def test_login_accepts_the_email_in_any_case_and_with_spaces(
 def test_login_with_a_wrong_password_is_invalid_credentials(
     uow: FakeUnitOfWork, users: UserService, alice: User
 ) -> None:
-    with pytest.raises(InvalidCredentials, match="email or password is invalid"):
+    with pytest.raises(InvalidCredentials, match=messages.WRONG_CREDENTIALS):
         users.login(email="alice@example.com", password="wrong")
 
     assert not uow.committed
@@ -162,7 +163,7 @@ def test_login_with_a_wrong_password_is_invalid_credentials(
 def test_login_with_an_unknown_or_malformed_email_is_the_same_invalid_credentials(
     users: UserService, alice: User, email: str
 ) -> None:
-    with pytest.raises(InvalidCredentials, match="email or password is invalid"):
+    with pytest.raises(InvalidCredentials, match=messages.WRONG_CREDENTIALS):
         users.login(email=email, password="alice-secret")
 
 
@@ -258,7 +259,7 @@ def test_update_to_an_email_another_user_has_commits_nothing(
     store(uow.another, bob)
     assert bob.id is not None
 
-    with pytest.raises(AlreadyExists, match="email has already been taken"):
+    with pytest.raises(AlreadyExists, match=messages.EMAIL_TAKEN):
         users.update(as_caller(bob), UserChanges(email="Alice@Example.com"))
 
     assert not uow.committed
@@ -272,7 +273,7 @@ def test_update_to_a_username_another_user_has_commits_nothing(
     store(uow.another, bob)
     assert bob.id is not None
 
-    with pytest.raises(AlreadyExists, match="username has already been taken"):
+    with pytest.raises(AlreadyExists, match=messages.USERNAME_TAKEN):
         users.update(as_caller(bob), UserChanges(username="alice"))
 
     assert not uow.committed
@@ -373,7 +374,7 @@ def test_a_login_after_a_password_change_gives_a_token_of_the_new_generation(
 def test_register_with_a_case_variant_of_a_taken_username_commits_nothing(
     uow: FakeUnitOfWork, users: UserService, alice: User, variant: str
 ) -> None:
-    with pytest.raises(AlreadyExists, match="username has already been taken"):
+    with pytest.raises(AlreadyExists, match=messages.USERNAME_TAKEN):
         users.register(username=variant, email="other@example.com", password="pw")
 
     assert not uow.committed
@@ -392,7 +393,7 @@ def test_nobody_may_take_another_users_name_in_another_case(
     bob = UserFactory(username="bob", email="bob@example.com")
     store(uow.another, bob)
 
-    with pytest.raises(AlreadyExists, match="username has already been taken"):
+    with pytest.raises(AlreadyExists, match=messages.USERNAME_TAKEN):
         users.update(as_caller(bob), UserChanges(username="Alice"))
 
     assert not uow.committed

@@ -14,7 +14,8 @@ too; what its request needs comes from the examples there.
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import quote
 
 import httpx
@@ -53,14 +54,21 @@ from tests.routes import (
 MIB = 1024 * 1024
 
 
+def _bare(annotation: Any) -> Any:
+    """``str`` for ``Annotated[str, ...]``: the type under a schema's constraints."""
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
 def _string_fields(model: type[BaseModel]) -> tuple[str, ...]:
     """The string fields of a request's inner object; ``tagList.0``: a list's first string."""
     fields = []
     for name, info in model.model_fields.items():
-        annotation = info.annotation
-        if annotation is str or str in get_args(annotation):
+        annotation = _bare(info.annotation)
+        union = get_origin(annotation) in (Union, UnionType)
+        options = {_bare(option) for option in get_args(annotation)} if union else {annotation}
+        if str in options:
             fields.append(name)
-        elif get_origin(annotation) is list:
+        elif any(get_origin(option) is list for option in options):
             fields.append(f"{name}.0")
     return tuple(fields)
 

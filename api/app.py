@@ -1,15 +1,30 @@
 """The application factory."""
 
-from fastapi import FastAPI
+import importlib
+import pkgutil
+
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.container import Container
-from api.dependencies import declare_optional_auth
+import api.routers
+from api.container import Container, services_of
+from api.dependencies import declare_optional_auth, services_asked_for
 from api.errors import install_error_handlers
 from api.middleware import Admission, RequestContext
 from api.process import serving_process
 from api.protection import AddressRateLimit, SecurityHeaders
-from api.routers import articles, comments, docs, health, profiles, users
+from api.routers import users
+
+
+def routers() -> list[APIRouter]:
+    """The ``router`` of every module in ``api/routers``: a new module is served as it is."""
+    names = sorted(module.name for module in pkgutil.iter_modules(api.routers.__path__))
+    modules = [importlib.import_module(f"api.routers.{name}") for name in names]
+    return [
+        module.router
+        for module in modules
+        if isinstance(getattr(module, "router", None), APIRouter)
+    ]
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -44,8 +59,12 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.state.container = container
     install_error_handlers(app)
     declare_optional_auth(app)
-    for module in (users, profiles, articles, comments, health, docs):
-        app.include_router(module.router)
+    for router in routers():
+        app.include_router(router)
+    app.state.services = services_of(container)
+    if unwired := services_asked_for(app) - app.state.services.keys():
+        names = ", ".join(sorted(kind.__name__ for kind in unwired))
+        raise RuntimeError(f"no provider in api/container.py for {names}")
 
     # The last added runs first: security headers, request context, CORS, rate limit per
     # address, admission (the body read first).

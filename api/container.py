@@ -6,6 +6,7 @@ between requests or threads. Tests override providers, e.g. ``container.uow.over
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 from dependency_injector import containers, providers
 from prometheus_client import CollectorRegistry
@@ -97,3 +98,13 @@ class Container(containers.DeclarativeContainer):
     profile_service = providers.Factory(ProfileService, uow=uow)
     article_service = providers.Factory(ArticleService, uow=uow, clock=clock)
     comment_service = providers.Factory(CommentService, uow=uow, clock=clock)
+
+
+def services_of(container: Container) -> dict[type, providers.Provider[Any]]:
+    """The container's ``Factory`` providers by the class they make: how a router's
+    ``service(ArticleService)`` finds its provider (overrides included)."""
+    return {
+        provider.cls: provider
+        for provider in container.providers.values()
+        if isinstance(provider, providers.Factory)
+    }

@@ -1,13 +1,13 @@
 """FastAPI dependencies: who is calling (an ``application.caller.Caller``, from the verified
-token) and the services, from the container.
+token) and the use-case services, from the container (``service()``).
 
 They are ``async def`` on purpose: nothing here blocks (a JWT check is CPU work of
 microseconds, building a service opens no session), and an ``async`` dependency costs no
 hop through the threadpool. The endpoints that call services are ``def``.
 """
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -15,12 +15,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import APIKeyHeader
 
 from api.container import Container
-from application.articles import ArticleService
 from application.caller import Caller
-from application.comments import CommentService
 from application.errors import NotAuthenticated
-from application.profiles import ProfileService
-from application.users import UserService
 from domain import messages
 
 _authorization = APIKeyHeader(
@@ -29,6 +25,8 @@ _authorization = APIKeyHeader(
     auto_error=False,
     description="`Token <jwt>` as returned by login or registration",
 )
+
+S = TypeVar("S")
 
 
 def container(request: Request) -> Container:
@@ -113,26 +111,36 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependants(sub_dependant)
 
 
-async def user_service(request: Request) -> UserService:
-    return container(request).user_service()
+def service(kind: type[S]) -> Any:
+    """The use-case service of class ``kind``, as the container provides it (a new one per
+    request): ``
+    Found by its class among the container's providers, so wiring a service is its one line
+    in ``api/container.py``; the app factory refuses to start if a route asks for a service
+    the container does not provide.
+    """
+
+    async def provide(request: Request) -> S:
+        provided: S = request.app.state.services[kind]()
+        return provided
+
+    _SERVICE_KINDS[provide] = kind
+    return Depends(provide)
 
 
-async def profile_service(request: Request) -> ProfileService:
-    return container(request).profile_service()
+_SERVICE_KINDS: dict[Callable[..., Any], type] = {}
 
 
-async def article_service(request: Request) -> ArticleService:
-    return container(request).article_service()
-
-
-async def comment_service(request: Request) -> CommentService:
-    return container(request).comment_service()
+def services_asked_for(app: FastAPI) -> set[type]:
+    """The service classes the app's routes ask for through ``service()``."""
+    return {
+        _SERVICE_KINDS[dependant.call]
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute)
+        for dependant in _dependants(route.dependant)
+        if dependant.call in _SERVICE_KINDS
+    }
 
 
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 RequiredCaller = Annotated[Caller, Depends(required_caller)]
 PresentedToken = Annotated[str, Depends(presented_token)]
-Users = Annotated[UserService, Depends(user_service)]
-Profiles = Annotated[ProfileService, Depends(profile_service)]
-Articles = Annotated[ArticleService, Depends(article_service)]
-Comments = Annotated[CommentService, Depends(comment_service)]

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from api.dependencies import Comments, OptionalCaller, RequiredCaller
+from api.dependencies import OptionalCaller, RequiredCaller, service
 from api.params import Slug
 from api.responses import json_response, no_content
 from api.schemas import (
@@ -12,8 +12,11 @@ from api.schemas import (
     SingleCommentResponse,
     errors,
 )
+from application.comments import CommentService
 
 router = APIRouter(prefix="/api", tags=["Comments"], responses=errors(404, 422, 503))
+
+Comments = Annotated[CommentService, service(CommentService)]
 
 CommentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 

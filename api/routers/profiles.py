@@ -1,11 +1,16 @@
+from typing import Annotated
+
 from fastapi import APIRouter, Response
 
-from api.dependencies import OptionalCaller, Profiles, RequiredCaller
+from api.dependencies import OptionalCaller, RequiredCaller, service
 from api.params import Username
 from api.responses import json_response
 from api.schemas import Profile, ProfileResponse, errors
+from application.profiles import ProfileService
 
 router = APIRouter(prefix="/api", tags=["Profile"], responses=errors(404, 422, 503))
+
+Profiles = Annotated[ProfileService, service(ProfileService)]
 
 
 @router.get("/profiles/{username}", response_model=ProfileResponse, responses=errors(401))

@@ -1,11 +1,15 @@
+from typing import Annotated
+
 from fastapi import APIRouter, Response
 
-from api.dependencies import PresentedToken, RequiredCaller, Users
+from api.dependencies import PresentedToken, RequiredCaller, service
 from api.responses import json_response
 from api.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse, errors
-from application.users import UserChanges
+from application.users import UserChanges, UserService
 
 router = APIRouter(prefix="/api", tags=["User and Authentication"], responses=errors(503))
+
+Users = Annotated[UserService, service(UserService)]
 
 # The routes whose use case hashes a password (the update only when it changes one): they
 # are admitted to the password lane, not the database lane (api.middleware.Admission).

@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 from starlette.routing import compile_path
 
 from api.container import Container
-from api.dependencies import Articles, OptionalCaller, RequiredCaller
+from api.dependencies import OptionalCaller, RequiredCaller
+from api.routers.articles import Articles
 from domain import messages
 from infrastructure.orm import users
 from tests.api.conftest import assert_error

@@ -9,18 +9,26 @@ What they do not do is roll back: a fake unit of work only records that it would
 """
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, NamedTuple, Self
 
 from application.caller import Caller
 from application.errors import NotAuthenticated
 from application.read_models import (
-    ArticleFilter,
+    AllArticles,
+    ArticleList,
     ArticlePage,
     ArticleView,
     CommentView,
+    FavoritedBy,
+    FollowedBy,
+    NewestFirst,
     ProfileView,
+    TaggedWith,
+    WrittenBy,
 )
 from domain.articles import Article, Tag
 from domain.comments import Comment
@@ -150,66 +158,46 @@ class FakeReadQueries:
         articles: FakeArticleRepository,
         comments: FakeCommentRepository,
     ) -> None:
-        self._users = users
-        self._articles = articles
-        self._comments = comments
+        self.user_repository = users
+        self.article_repository = articles
+        self.comment_repository = comments
 
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
-        user = self._users.get_by_username(username)
+        user = self.user_repository.get_by_username(username)
         return self._profile(user, viewer_id) if user is not None else None
 
     def article(self, slug: str, viewer_id: int | None) -> ArticleView | None:
-        article = self._articles.get_by_slug(slug)
+        article = self.article_repository.get_by_slug(slug)
         return self._article(article, viewer_id, with_body=True) if article is not None else None
 
-    def articles(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage:
-        found = list(self._articles.articles.values())
-        if filters.tag is not None:
-            found = [a for a in found if filters.tag in a.tag_names]
-        if filters.author is not None:
-            author = self._users.get_by_username(filters.author)
-            found = [a for a in found if author is not None and a.author_id == author.id]
-        if filters.favorited_by is not None:
-            fan = self._users.get_by_username(filters.favorited_by)
-            found = [
-                a for a in found if fan is not None and (fan.id, a.id) in self._articles.favorites
-            ]
-        return self._page(found, viewer_id, filters.limit, filters.offset)
-
-    def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
-        viewer_id = caller.user_id
-        if not self._users.exists(viewer_id, caller.token_generation):
-            return ArticlePage(articles=(), total=0)
-        followed = {followee for follower, followee in self._users.follows if follower == viewer_id}
-        found = [a for a in self._articles.articles.values() if a.author_id in followed]
-        return self._page(found, viewer_id, limit, offset)
-
-    def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:
-        article = self._articles.get_by_slug(slug)
-        if article is None:
-            return None
-        found = [c for c in self._comments.comments.values() if c.article_id == article.id]
-        return [self._comment(c, viewer_id) for c in sorted(found, key=_id, reverse=True)]
-
-    def comment(self, comment_id: int, viewer_id: int | None) -> CommentView | None:
-        comment = self._comments.get(comment_id)
-        return self._comment(comment, viewer_id) if comment is not None else None
-
-    def tags(self) -> list[str]:
-        return sorted(self._articles.tags)
-
-    def _page(
-        self, found: list[Article], viewer_id: int | None, limit: int, offset: int
-    ) -> ArticlePage:
-        newest_first = sorted(found, key=lambda a: (a.created_at, a.id), reverse=True)
-        page = newest_first[offset : offset + limit]
+    def page(self, listing: ArticleList, viewer_id: int | None) -> ArticlePage:
+        found = _fake(type(listing.source)).rows(self, listing.source)
+        for part in listing.filters:
+            keep = _fake(type(part)).keep
+            found = [row for row in found if keep(self, part, row)]
+        found = _fake(type(listing.order)).order(found)
+        page = found[listing.offset : listing.offset + listing.limit]
         return ArticlePage(
-            articles=tuple(self._article(a, viewer_id, with_body=False) for a in page),
+            articles=tuple(self._article(row.article, viewer_id, with_body=False) for row in page),
             total=len(found),
         )
 
+    def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:
+        article = self.article_repository.get_by_slug(slug)
+        if article is None:
+            return None
+        found = [c for c in self.comment_repository.comments.values() if c.article_id == article.id]
+        return [self._comment(c, viewer_id) for c in sorted(found, key=_id, reverse=True)]
+
+    def comment(self, comment_id: int, viewer_id: int | None) -> CommentView | None:
+        comment = self.comment_repository.get(comment_id)
+        return self._comment(comment, viewer_id) if comment is not None else None
+
+    def tags(self) -> list[str]:
+        return sorted(self.article_repository.tags)
+
     def _article(self, article: Article, viewer_id: int | None, *, with_body: bool) -> ArticleView:
-        author = self._users.get(article.author_id)
+        author = self.user_repository.get(article.author_id)
         assert author is not None, "an article's author exists"
         return ArticleView(
             slug=article.slug,
@@ -219,13 +207,13 @@ class FakeReadQueries:
             tag_list=tuple(article.tag_names),
             created_at=article.created_at,
             updated_at=article.updated_at,
-            favorited=(viewer_id, article.id) in self._articles.favorites,
+            favorited=(viewer_id, article.id) in self.article_repository.favorites,
             favorites_count=article.favorites_count,
             author=self._profile(author, viewer_id),
         )
 
     def _comment(self, comment: Comment, viewer_id: int | None) -> CommentView:
-        author = self._users.get(comment.author_id)
+        author = self.user_repository.get(comment.author_id)
         assert author is not None and comment.id is not None
         return CommentView(
             id=comment.id,
@@ -240,8 +228,88 @@ class FakeReadQueries:
             username=user.username,
             bio=user.bio,
             image=user.image,
-            following=(viewer_id, user.id) in self._users.follows,
+            following=(viewer_id, user.id) in self.user_repository.follows,
         )
+
+
+class Listed(NamedTuple):
+    """A row of a fake list: the article, and the link row the source walked to it (a
+    follow, a bookmark...: what an order by the link's time sorts on), if any."""
+
+    article: Article
+    link: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class FakePart:
+    """How one part type of an ``ArticleList`` reads in the fake, as ``SqlPart`` in SQL: a
+    source gives rows, a filter keeps some, an order sorts them."""
+
+    rows: Callable[[FakeReadQueries, Any], list[Listed]] = lambda reads, part: []
+    keep: Callable[[FakeReadQueries, Any, Listed], bool] = lambda reads, part, row: True
+    order: Callable[[list[Listed]], list[Listed]] = lambda rows: rows
+
+
+_FAKE_PARTS: dict[type, FakePart] = {}
+
+
+def fake_part(kind: type, **how: Callable[..., Any]) -> None:
+    """Say how parts of type ``kind`` read in the fake: once per part type."""
+    if kind in _FAKE_PARTS:
+        raise ValueError(f"{kind.__name__} already reads in the fake")
+    _FAKE_PARTS[kind] = FakePart(**how)
+
+
+def _fake(kind: type) -> FakePart:
+    try:
+        return _FAKE_PARTS[kind]
+    except KeyError:
+        raise LookupError(
+            f"{kind.__name__} has no fake: say how it reads with fake_part()"
+        ) from None
+
+
+def _user_id(reads: FakeReadQueries, username: str) -> int | None:
+    user = reads.user_repository.get_by_username(username)
+    return user.id if user is not None else None
+
+
+def _followed(reads: FakeReadQueries, part: FollowedBy) -> list[Listed]:
+    reader = part.caller
+    if not reads.user_repository.exists(reader.user_id, reader.token_generation):
+        return []
+    followed = {
+        followee
+        for follower, followee in reads.user_repository.follows
+        if follower == reader.user_id
+    }
+    return [
+        Listed(a) for a in reads.article_repository.articles.values() if a.author_id in followed
+    ]
+
+
+fake_part(
+    AllArticles,
+    rows=lambda reads, part: [Listed(a) for a in reads.article_repository.articles.values()],
+)
+fake_part(FollowedBy, rows=_followed)
+fake_part(TaggedWith, keep=lambda reads, part, row: part.tag in row.article.tag_names)
+fake_part(
+    WrittenBy,
+    keep=lambda reads, part, row: row.article.author_id == _user_id(reads, part.username),
+)
+fake_part(
+    FavoritedBy,
+    keep=lambda reads, part, row: (
+        (_user_id(reads, part.username), row.article.id) in reads.article_repository.favorites
+    ),
+)
+fake_part(
+    NewestFirst,
+    order=lambda rows: sorted(
+        rows, key=lambda r: (r.article.created_at, r.article.id), reverse=True
+    ),
+)
 
 
 def _id(comment: Comment) -> int:

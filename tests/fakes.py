@@ -25,6 +25,9 @@ from application.read_models import (
     CommentView,
     FavoritedBy,
     FollowedBy,
+    ListFilter,
+    ListOrder,
+    ListSource,
     NewestFirst,
     ProfileView,
     TaggedWith,
@@ -254,10 +257,17 @@ _FAKE_PARTS: dict[type, FakePart] = {}
 
 
 def fake_part(kind: type, **how: Callable[..., Any]) -> None:
-    """Say how parts of type ``kind`` read in the fake: once per part type."""
+    """Say how parts of type ``kind`` read in the fake, once per part type: a source with
+    ``rows``, a filter with ``keep``, an order with ``order``."""
     if kind in _FAKE_PARTS:
         raise ValueError(f"{kind.__name__} already reads in the fake")
+    role = next(r for base, r in _ROLES.items() if issubclass(kind, base))
+    if set(how) != {role}:
+        raise TypeError(f"{kind.__name__} reads with {role}=..., not {sorted(how)}")
     _FAKE_PARTS[kind] = FakePart(**how)
+
+
+_ROLES = {ListSource: "rows", ListFilter: "keep", ListOrder: "order"}
 
 
 def _fake(kind: type) -> FakePart:

@@ -236,8 +236,8 @@ class FakeReadQueries:
 
 
 class Listed(NamedTuple):
-    """A row of a fake list: the article, and the link row the source walked to it (a
-    follow, a bookmark...: what an order by the link's time sorts on), if any."""
+    """A row of a fake list: the article, and the link row the source walked to reach it
+    (a bookmark, say: what an order by the link's time sorts on), if any."""
 
     article: Article
     link: object = None

@@ -153,24 +153,18 @@ class FakeArticleRepository:
 
 
 class FakeReadQueries:
-    """The read side over the fake repositories, with the SQL read side's ordering rules."""
+    """The read side over a fake unit of work's repositories, with the SQL read side's
+    ordering rules. List parts (``fake_part``) reach any repository through ``uow``."""
 
-    def __init__(
-        self,
-        users: FakeUserRepository,
-        articles: FakeArticleRepository,
-        comments: FakeCommentRepository,
-    ) -> None:
-        self.user_repository = users
-        self.article_repository = articles
-        self.comment_repository = comments
+    def __init__(self, uow: "FakeUnitOfWork") -> None:
+        self.uow = uow
 
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
-        user = self.user_repository.get_by_username(username)
+        user = self.uow.users.get_by_username(username)
         return self._profile(user, viewer_id) if user is not None else None
 
     def article(self, slug: str, viewer_id: int | None) -> ArticleView | None:
-        article = self.article_repository.get_by_slug(slug)
+        article = self.uow.articles.get_by_slug(slug)
         return self._article(article, viewer_id, with_body=True) if article is not None else None
 
     def page(self, listing: ArticleList, viewer_id: int | None) -> ArticlePage:
@@ -186,21 +180,21 @@ class FakeReadQueries:
         )
 
     def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:
-        article = self.article_repository.get_by_slug(slug)
+        article = self.uow.articles.get_by_slug(slug)
         if article is None:
             return None
-        found = [c for c in self.comment_repository.comments.values() if c.article_id == article.id]
+        found = [c for c in self.uow.comments.comments.values() if c.article_id == article.id]
         return [self._comment(c, viewer_id) for c in sorted(found, key=_id, reverse=True)]
 
     def comment(self, comment_id: int, viewer_id: int | None) -> CommentView | None:
-        comment = self.comment_repository.get(comment_id)
+        comment = self.uow.comments.get(comment_id)
         return self._comment(comment, viewer_id) if comment is not None else None
 
     def tags(self) -> list[str]:
-        return sorted(self.article_repository.tags)
+        return sorted(self.uow.articles.tags)
 
     def _article(self, article: Article, viewer_id: int | None, *, with_body: bool) -> ArticleView:
-        author = self.user_repository.get(article.author_id)
+        author = self.uow.users.get(article.author_id)
         assert author is not None, "an article's author exists"
         return ArticleView(
             slug=article.slug,
@@ -210,13 +204,13 @@ class FakeReadQueries:
             tag_list=tuple(article.tag_names),
             created_at=article.created_at,
             updated_at=article.updated_at,
-            favorited=(viewer_id, article.id) in self.article_repository.favorites,
+            favorited=(viewer_id, article.id) in self.uow.articles.favorites,
             favorites_count=article.favorites_count,
             author=self._profile(author, viewer_id),
         )
 
     def _comment(self, comment: Comment, viewer_id: int | None) -> CommentView:
-        author = self.user_repository.get(comment.author_id)
+        author = self.uow.users.get(comment.author_id)
         assert author is not None and comment.id is not None
         return CommentView(
             id=comment.id,
@@ -231,7 +225,7 @@ class FakeReadQueries:
             username=user.username,
             bio=user.bio,
             image=user.image,
-            following=(viewer_id, user.id) in self.user_repository.follows,
+            following=(viewer_id, user.id) in self.uow.users.follows,
         )
 
 
@@ -280,27 +274,23 @@ def _fake(kind: type) -> FakePart:
 
 
 def _user_id(reads: FakeReadQueries, username: str) -> int | None:
-    user = reads.user_repository.get_by_username(username)
+    user = reads.uow.users.get_by_username(username)
     return user.id if user is not None else None
 
 
 def _followed(reads: FakeReadQueries, part: FollowedBy) -> list[Listed]:
     reader = part.caller
-    if not reads.user_repository.exists(reader.user_id, reader.token_generation):
+    if not reads.uow.users.exists(reader.user_id, reader.token_generation):
         return []
     followed = {
-        followee
-        for follower, followee in reads.user_repository.follows
-        if follower == reader.user_id
+        followee for follower, followee in reads.uow.users.follows if follower == reader.user_id
     }
-    return [
-        Listed(a) for a in reads.article_repository.articles.values() if a.author_id in followed
-    ]
+    return [Listed(a) for a in reads.uow.articles.articles.values() if a.author_id in followed]
 
 
 fake_part(
     AllArticles,
-    rows=lambda reads, part: [Listed(a) for a in reads.article_repository.articles.values()],
+    rows=lambda reads, part: [Listed(a) for a in reads.uow.articles.articles.values()],
 )
 fake_part(FollowedBy, rows=_followed)
 fake_part(TaggedWith, keep=lambda reads, part, row: part.tag in row.article.tag_names)
@@ -311,7 +301,7 @@ fake_part(
 fake_part(
     FavoritedBy,
     keep=lambda reads, part, row: (
-        (_user_id(reads, part.username), row.article.id) in reads.article_repository.favorites
+        (_user_id(reads, part.username), row.article.id) in reads.uow.articles.favorites
     ),
 )
 fake_part(
@@ -345,7 +335,7 @@ class FakeUnitOfWork:
         self.users = users or FakeUserRepository()
         self.comments = comments or FakeCommentRepository()
         self.articles = articles or FakeArticleRepository(self.comments)
-        self.reads = FakeReadQueries(self.users, self.articles, self.comments)
+        self.reads = FakeReadQueries(self)
         self.committed = False
         self.rolled_back = False
         self._active = False

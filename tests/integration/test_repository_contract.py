@@ -710,10 +710,10 @@ sql_part(
 
 
 def _commented_on_by(reads: FakeReadQueries, part: CommentedOnBy) -> list[Listed]:
-    commenter = reads.user_repository.get_by_username(part.username)
+    commenter = reads.uow.users.get_by_username(part.username)
     return [
-        Listed(reads.article_repository.articles[comment.article_id], link=comment)
-        for comment in reads.comment_repository.comments.values()
+        Listed(reads.uow.articles.articles[comment.article_id], link=comment)
+        for comment in reads.uow.comments.comments.values()
         if commenter is not None and comment.author_id == commenter.id
     ]
 

@@ -8,8 +8,10 @@ from application.ports import Clock
 from application.read_models import (
     MAX_PAGE_SIZE,
     ArticleFilter,
+    ArticleList,
     ArticlePage,
     ArticleView,
+    FollowedBy,
 )
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
@@ -58,12 +60,13 @@ class ArticleService:
     def search(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage:
         check_page(filters.limit, filters.offset)
         with self.uow:
-            return self.uow.reads.articles(filters, viewer_id)
+            return self.uow.reads.page(filters.as_list(), viewer_id)
 
     def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
         check_page(limit, offset)
         with self.uow:
-            page = self.uow.reads.feed(caller, limit, offset)
+            feed = ArticleList(FollowedBy(caller), limit=limit, offset=offset)
+            page = self.uow.reads.page(feed, caller.user_id)
             if not page.articles:
                 # The feed is empty for a deleted account (its follows went with it) and for
                 # a session that ended (the read side checks the generation), so only then

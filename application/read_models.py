@@ -1,6 +1,19 @@
-"""What the read side returns: plain, frozen results built inside a unit of work.
+"""The read side: what it returns, and how a use case describes a list of articles.
 
-No ORM object leaves a unit of work; these are what services hand to the HTTP layer.
+What it returns are plain, frozen results built inside a unit of work: no ORM object
+leaves a unit of work; these are what services hand to the HTTP layer.
+
+A list of articles is described in parts: where its rows come from (``ListSource``), what
+narrows them (``ListFilter``), their order (``ListOrder``). A use case says which list it
+wants (``ArticleList(FollowedBy(caller), limit=20)``); each read side interprets the parts,
+the SQL one as clauses (``infrastructure/queries.py``), the fake one in Python
+(``tests/fakes.py``), with one translation per part type on each side. So a new list puts
+existing parts together, and a new part is one small frozen dataclass (in the use case's
+module) plus one translation on each side: no existing statement changes.
+
+A part's type is its shape: its fields are values a statement binds, never a switch that
+changes the statement (that is another part), so one statement is built per combination of
+part types and reused for every value.
 """
 
 from dataclasses import dataclass
@@ -66,15 +79,91 @@ class CommentView:
     author: ProfileView
 
 
+class ListSource:
+    """Where a list's articles come from: all of them, or a link walked from a user..."""
+
+    __slots__ = ()
+
+
+class ListFilter:
+    """A condition every listed article meets; all of a list's filters apply."""
+
+    __slots__ = ()
+
+
+class ListOrder:
+    """The order of a list, ties broken so that pages never overlap."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AllArticles(ListSource):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedBy(ListSource):
+    """The feed: articles by the authors the caller follows; none at all if the caller's
+    session ended (so the feed needs no statement of its own to check it)."""
+
+    caller: Caller
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedWith(ListFilter):
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenBy(ListFilter):
+    """By the author of this username, in any case (``domain.users.username_key``)."""
+
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class FavoritedBy(ListFilter):
+    """Favorited by the user of this username, in any case."""
+
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewestFirst(ListOrder):
+    """The newest article first; of two written at the same moment, the later added."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleList:
+    """One page of a list of articles. Offsets and limits are already bounded."""
+
+    source: ListSource = AllArticles()
+    filters: tuple[ListFilter, ...] = ()
+    order: ListOrder = NewestFirst()
+    limit: int = DEFAULT_PAGE_SIZE
+    offset: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class ArticleFilter:
-    """List filters; ``None`` means "any". Offsets and limits are already bounded."""
+    """The filters of ``GET /articles``; ``None`` means "any"."""
 
     tag: str | None = None
     author: str | None = None
     favorited_by: str | None = None
     limit: int = DEFAULT_PAGE_SIZE
     offset: int = 0
+
+    def as_list(self) -> ArticleList:
+        filters: list[ListFilter] = []
+        if self.tag is not None:
+            filters.append(TaggedWith(self.tag))
+        if self.author is not None:
+            filters.append(WrittenBy(self.author))
+        if self.favorited_by is not None:
+            filters.append(FavoritedBy(self.favorited_by))
+        return ArticleList(filters=tuple(filters), limit=self.limit, offset=self.offset)
 
 
 class ReadQueries(Protocol):
@@ -88,10 +177,8 @@ class ReadQueries(Protocol):
 
     def article(self, slug: str, viewer_id: int | None) -> ArticleView | None: ...
 
-    def articles(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage: ...
-
-    def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
-        """Articles by the authors ``caller`` follows; empty if the caller's session ended."""
+    def page(self, listing: ArticleList, viewer_id: int | None) -> ArticlePage:
+        """One page of the list, without bodies, and how many articles the list has."""
         ...
 
     def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:

@@ -93,7 +93,7 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
         with sessions() as session:
             reads = SqlAlchemyReadQueries(session)
             if os.environ.get("LAYER_READ", "profile") == "articles":
-                return reads.articles(ArticleFilter(limit=20, offset=0), viewer_id).articles
+                return reads.page(ArticleFilter(limit=20, offset=0).as_list(), viewer_id).articles
             return reads.profile(username, viewer_id)
 
     found, statements, sql = capture_statements(engine, the_read)

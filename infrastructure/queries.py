@@ -10,20 +10,29 @@ they select columns, not entities, so the ORM's execution layer has nothing to a
 Every statement counts: each costs the service a round trip (about 0.05 ms of CPU) and
 SQLAlchemy's execution (about 0.09 ms), measured with ``bench/run.py --layers``.
 
-Every statement is built once per shape (which filters, anonymous or not) with bound
+Every statement is built once per shape (which list parts, anonymous or not) with bound
 parameters, and reused: building and cache-keying a fresh statement per request cost
 about as much as running it (measured with bench/budget.py).
+
+What a statement selects is a projection (``infrastructure/projection.py``): one
+declaration per read model gives the SELECT list and the reader of its rows. Which
+articles a page lists is an ``ArticleList`` of parts (``application/read_models.py``);
+each part type has one ``SqlPart`` here (``sql_part(...)``), and a page's statement is put
+together from the parts of its list.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
-    Row,
+    FromClause,
     Select,
     bindparam,
     exists,
@@ -35,30 +44,42 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.functions import GenericFunction
 
-from application.caller import Caller
 from application.read_models import (
-    ArticleFilter,
+    AllArticles,
+    ArticleList,
     ArticlePage,
     ArticleView,
     CommentView,
+    FavoritedBy,
+    FollowedBy,
+    ListFilter,
+    ListOrder,
+    ListSource,
+    NewestFirst,
     ProfileView,
+    TaggedWith,
+    WrittenBy,
 )
 from domain.users import username_key
 from infrastructure.orm import article_tags, articles, comments, favorites, follows, tags, users
+from infrastructure.projection import Converted, Projection
 
-_VIEWER = bindparam("viewer_id")
+
+class Viewer(Enum):
+    """Who reads: ``following`` and ``favorited`` are false, and not queried, for anonymous."""
+
+    ANONYMOUS = "anonymous"
+    SIGNED_IN = "signed in"
+
+    @staticmethod
+    def of(viewer_id: int | None) -> "Viewer":
+        return Viewer.ANONYMOUS if viewer_id is None else Viewer.SIGNED_IN
 
 
-class _Shape(NamedTuple):
-    """Which conditions an article statement has; one statement is built per shape."""
-
-    tag: bool = False
-    author: bool = False
-    favorited_by: bool = False
-    feed: bool = False
-    slug: bool = False
+_VIEWER: BindParameter[Any] = bindparam("viewer_id")  # typed by what it is compared with
 
 
 def _utc(moment: datetime) -> datetime:
@@ -66,14 +87,19 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _following(authenticated: bool, author_id: Any) -> ColumnElement[bool]:
-    if not authenticated:
+def _sorted_tags(names: list[str] | None) -> tuple[str, ...]:
+    # Sorted in Python, as the domain sorts them, whatever the database's collation.
+    return tuple(sorted(names or ()))
+
+
+def _following(viewer: Viewer, author_id: Any) -> ColumnElement[bool]:
+    if viewer is Viewer.ANONYMOUS:
         return false()
     return exists().where(follows.c.follower_id == _VIEWER, follows.c.followee_id == author_id)
 
 
-def _favorited(authenticated: bool) -> ColumnElement[bool]:
-    if not authenticated:
+def _favorited(viewer: Viewer) -> ColumnElement[bool]:
+    if viewer is Viewer.ANONYMOUS:
         return false()
     return exists().where(favorites.c.user_id == _VIEWER, favorites.c.article_id == articles.c.id)
 
@@ -111,79 +137,232 @@ def _by_username(parameter: str) -> ColumnElement[bool]:
     return func.lower(users.c.username) == bindparam(parameter)
 
 
-def _user_id(parameter: str) -> Any:
+def user_id(parameter: str) -> Any:
+    """The id of the user named by bound ``parameter`` (a ``username_key``), as a subquery."""
     return select(users.c.id).where(_by_username(parameter)).scalar_subquery()
 
 
+# -- read models as columns ------------------------------------------------------------------
+
+
+def _profile_view(viewer: Viewer, user: Any) -> Projection[ProfileView]:
+    return Projection(
+        ProfileView,
+        username=users.c.username,
+        bio=users.c.bio,
+        image=users.c.image,
+        following=Converted(_following(viewer, user), bool),
+    )
+
+
+def _article_view(viewer: Viewer, body: ColumnElement[Any]) -> Projection[ArticleView]:
+    return Projection(
+        ArticleView,
+        slug=articles.c.slug,
+        title=articles.c.title,
+        description=articles.c.description,
+        body=body,
+        tag_list=Converted(_TAG_NAMES, _sorted_tags),
+        created_at=Converted(articles.c.created_at, _utc),
+        updated_at=Converted(articles.c.updated_at, _utc),
+        favorited=Converted(_favorited(viewer), bool),
+        favorites_count=articles.c.favorites_count,
+        author=_profile_view(viewer, articles.c.author_id),
+    )
+
+
+def _comment_view(viewer: Viewer) -> Projection[CommentView]:
+    return Projection(
+        CommentView,
+        id=comments.c.id,
+        body=comments.c.body,
+        created_at=Converted(comments.c.created_at, _utc),
+        updated_at=Converted(comments.c.updated_at, _utc),
+        author=_profile_view(viewer, comments.c.author_id),
+    )
+
+
+_PROFILE = {viewer: _profile_view(viewer, users.c.id) for viewer in Viewer}
+_ARTICLE = {viewer: _article_view(viewer, articles.c.body) for viewer in Viewer}
+# Lists omit the body: it is most of an article's bytes.
+_ARTICLE_IN_LIST = {viewer: _article_view(viewer, null()) for viewer in Viewer}
+_COMMENT = {viewer: _comment_view(viewer) for viewer in Viewer}
+
+
+# -- the parts of article lists --------------------------------------------------------------
+
+Part = TypeVar("Part")
+
+
+def _no_parameters(_part: object) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class SqlPart:
+    """How one part type of an ``ArticleList`` reads in SQL: clauses built once, with bound
+    parameters, and the function giving the parameters' values of one part, per request.
+
+    ``join`` adds tables to the FROM, joined onto ``articles`` (a link table whose
+    columns an order uses); ``where`` adds conditions; ``order_by`` is a whole order.
+    """
+
+    parameters: Callable[[Any], dict[str, Any]] = _no_parameters
+    join: tuple[tuple[FromClause, ColumnElement[bool]], ...] = ()
+    where: tuple[ColumnElement[bool], ...] = ()
+    order_by: tuple[ColumnElement[Any], ...] = ()
+
+
+_SQL_PARTS: dict[type, SqlPart] = {}
+
+
+def sql_part(
+    kind: type[Part],
+    *,
+    parameters: Callable[[Part], dict[str, Any]] = _no_parameters,
+    join: tuple[tuple[FromClause, ColumnElement[bool]], ...] = (),
+    where: tuple[ColumnElement[bool], ...] = (),
+    order_by: tuple[ColumnElement[Any], ...] = (),
+) -> None:
+    """Say how parts of type ``kind`` read in SQL: once per part type, beside its tables.
+
+    Bound parameter names are shared by all the parts of a list: name them for the part
+    (``favorited_by``, not ``username``)."""
+    if kind in _SQL_PARTS:
+        raise ValueError(f"{kind.__name__} already reads in SQL")
+    _SQL_PARTS[kind] = SqlPart(parameters, join, where, order_by)
+
+
+sql_part(AllArticles)
+
 # The feed's reader, in the session generation of their token: no rows at all otherwise.
+# The check rides along (uncorrelated: evaluated once), so a token of an ended session
+# reads an empty feed and the service then refuses it.
 _reader = users.alias("reader")
 _CURRENT_SESSION = exists().where(
-    _reader.c.id == _VIEWER, _reader.c.token_generation == bindparam("token_generation")
+    _reader.c.id == bindparam("follower_id"),
+    _reader.c.token_generation == bindparam("token_generation"),
 )
+sql_part(
+    FollowedBy,
+    where=(
+        articles.c.author_id.in_(
+            select(follows.c.followee_id).where(
+                follows.c.follower_id == bindparam("follower_id"), _CURRENT_SESSION
+            )
+        ),
+    ),
+    parameters=lambda part: {
+        "follower_id": part.caller.user_id,
+        "token_generation": part.caller.token_generation,
+    },
+)
+
+_TAG_ID = select(tags.c.id).where(tags.c.name == bindparam("tag")).scalar_subquery()
+sql_part(
+    TaggedWith,
+    where=(
+        articles.c.id.in_(
+            select(article_tags.c.article_id).where(article_tags.c.tag_id == _TAG_ID)
+        ),
+    ),
+    parameters=lambda part: {"tag": part.tag},
+)
+
+sql_part(
+    WrittenBy,
+    where=(articles.c.author_id == user_id("author"),),
+    parameters=lambda part: {"author": username_key(part.username)},
+)
+
+sql_part(
+    FavoritedBy,
+    where=(
+        articles.c.id.in_(
+            select(favorites.c.article_id).where(favorites.c.user_id == user_id("favorited_by"))
+        ),
+    ),
+    parameters=lambda part: {"favorited_by": username_key(part.username)},
+)
+
+sql_part(NewestFirst, order_by=(articles.c.created_at.desc(), articles.c.id.desc()))
+
+
+class _Shape(NamedTuple):
+    """The part types of a list: one statement is built per shape."""
+
+    source: type[ListSource]
+    filters: tuple[type[ListFilter], ...]
+    order: type[ListOrder]
+
+    @staticmethod
+    def of(listing: ArticleList) -> "_Shape":
+        return _Shape(type(listing.source), tuple(map(type, listing.filters)), type(listing.order))
+
+
+class _Clauses(NamedTuple):
+    from_: FromClause
+    where: tuple[ColumnElement[bool], ...]
+    order_by: tuple[ColumnElement[Any], ...]
+
+
+def _sql(kind: type) -> SqlPart:
+    try:
+        return _SQL_PARTS[kind]
+    except KeyError:
+        raise LookupError(f"{kind.__name__} has no SQL: say how it reads with sql_part()") from None
 
 
 @cache
-def _article_conditions(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
-    conditions: list[ColumnElement[bool]] = []
-    if shape.tag:
-        tag_id = select(tags.c.id).where(tags.c.name == bindparam("tag")).scalar_subquery()
-        conditions.append(
-            articles.c.id.in_(
-                select(article_tags.c.article_id).where(article_tags.c.tag_id == tag_id)
-            )
-        )
-    if shape.author:
-        conditions.append(articles.c.author_id == _user_id("author"))
-    if shape.favorited_by:
-        conditions.append(
-            articles.c.id.in_(
-                select(favorites.c.article_id).where(favorites.c.user_id == _user_id("favorited"))
-            )
-        )
-    if shape.feed:
-        # The session check rides along (uncorrelated: evaluated once), so a token of an
-        # ended session reads an empty feed and the service then refuses it.
-        followed = select(follows.c.followee_id).where(
-            follows.c.follower_id == _VIEWER, _CURRENT_SESSION
-        )
-        conditions.append(articles.c.author_id.in_(followed))
-    if shape.slug:
-        conditions.append(articles.c.slug == bindparam("slug"))
-    return tuple(conditions)
+def _clauses(shape: _Shape) -> _Clauses:
+    parts = [_sql(shape.source), *map(_sql, shape.filters), _sql(shape.order)]
+    from_: FromClause = articles
+    for part in parts:
+        for table, on in part.join:
+            from_ = from_.join(table, on)
+    where = tuple(condition for part in parts for condition in part.where)
+    order_by = tuple(column for part in parts for column in part.order_by)
+    return _Clauses(from_, where, order_by)
+
+
+def _parameters(listing: ArticleList) -> dict[str, Any]:
+    parameters = _SQL_PARTS[type(listing.source)].parameters(listing.source)
+    for part in listing.filters:
+        parameters.update(_SQL_PARTS[type(part)].parameters(part))
+    parameters.update(_SQL_PARTS[type(listing.order)].parameters(listing.order))
+    return parameters
 
 
 @cache
 def _count_statement(shape: _Shape) -> Select[Any]:
-    return select(func.count()).select_from(articles).where(*_article_conditions(shape))
+    clauses = _clauses(shape)
+    return select(func.count()).select_from(clauses.from_).where(*clauses.where)
 
 
 @cache
-def _articles_statement(
-    shape: _Shape, authenticated: bool, with_body: bool, with_total: bool
-) -> Select[Any]:
-    total = _count_statement(shape).scalar_subquery() if with_total else null()
+def _page_statement(shape: _Shape, viewer: Viewer) -> Select[Any]:
+    clauses = _clauses(shape)
+    # Never correlated: the count is of the whole list, even when a part joins a table.
+    total = _count_statement(shape).scalar_subquery().correlate(None)
     return (
-        select(  # in the order _article unpacks
-            total.label("total"),
-            articles.c.slug,
-            articles.c.title,
-            articles.c.description,
-            articles.c.body if with_body else null().label("body"),
-            articles.c.created_at,
-            articles.c.updated_at,
-            articles.c.favorites_count,
-            _favorited(authenticated).label("favorited"),
-            users.c.username,
-            users.c.bio,
-            users.c.image,
-            _following(authenticated, articles.c.author_id).label("following"),
-            _TAG_NAMES.label("tag_names"),
-        )
-        .join(users, users.c.id == articles.c.author_id)
-        .where(*_article_conditions(shape))
-        .order_by(articles.c.created_at.desc(), articles.c.id.desc())
+        select(*_ARTICLE_IN_LIST[viewer].columns, total.label("total"))
+        .select_from(clauses.from_.join(users, users.c.id == articles.c.author_id))
+        .where(*clauses.where)
+        .order_by(*clauses.order_by)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
+    )
+
+
+# -- single reads ----------------------------------------------------------------------------
+
+
+@cache
+def _article_statement(viewer: Viewer) -> Select[Any]:
+    return (
+        select(*_ARTICLE[viewer].columns)
+        .select_from(articles.join(users, users.c.id == articles.c.author_id))
+        .where(articles.c.slug == bindparam("slug"))
     )
 
 
@@ -191,44 +370,25 @@ _TAGS_IN_USE = select(tags.c.name).where(exists().where(article_tags.c.tag_id ==
 
 
 @cache
-def _profile_statement(authenticated: bool) -> Select[Any]:
-    return select(  # in the order _profile takes
-        users.c.username,
-        users.c.bio,
-        users.c.image,
-        _following(authenticated, users.c.id).label("following"),
-    ).where(_by_username("username"))
-
-
-def _comment_columns(authenticated: bool) -> tuple[ColumnElement[Any], ...]:
-    """A comment with its author, in the order _comment unpacks."""
-    return (
-        comments.c.id,
-        comments.c.body,
-        comments.c.created_at,
-        comments.c.updated_at,
-        users.c.username,
-        users.c.bio,
-        users.c.image,
-        _following(authenticated, comments.c.author_id).label("following"),
-    )
+def _profile_statement(viewer: Viewer) -> Select[Any]:
+    return select(*_PROFILE[viewer].columns).where(_by_username("username"))
 
 
 @cache
-def _comment_statement(authenticated: bool) -> Select[Any]:
+def _comment_statement(viewer: Viewer) -> Select[Any]:
     return (
-        select(*_comment_columns(authenticated))
+        select(*_COMMENT[viewer].columns)
         .join(users, users.c.id == comments.c.author_id)
         .where(comments.c.id == bindparam("comment_id"))
     )
 
 
 @cache
-def _article_comments_statement(authenticated: bool) -> Select[Any]:
+def _article_comments_statement(viewer: Viewer) -> Select[Any]:
     """The article's comments: no row if there is no such article, one with a NULL
     comment id if it has no comments (so one statement tells both)."""
     return (
-        select(*_comment_columns(authenticated))
+        select(*_COMMENT[viewer].columns)
         .select_from(articles)
         .outerjoin(comments, comments.c.article_id == articles.c.id)
         .outerjoin(users, users.c.id == comments.c.author_id)
@@ -237,137 +397,63 @@ def _article_comments_statement(authenticated: bool) -> Select[Any]:
     )
 
 
-def _profile(username: str, bio: str, image: str, following: Any) -> ProfileView:
-    return ProfileView(username=username, bio=bio, image=image, following=bool(following))
-
-
-def _article(row: Row[Any]) -> ArticleView:
-    # Unpacked in the order _articles_statement selects: by position, a row is read about
-    # ten times faster than by name, and a page has 20 rows of 14 columns.
-    (
-        _total,
-        slug,
-        title,
-        description,
-        body,
-        created_at,
-        updated_at,
-        favorites_count,
-        favorited,
-        username,
-        bio,
-        image,
-        following,
-        tag_names,
-    ) = row
-    return ArticleView(
-        slug=slug,
-        title=title,
-        description=description,
-        body=body,
-        # Sorted in Python, as the domain sorts them, whatever the database's collation.
-        tag_list=tuple(sorted(tag_names or ())),
-        created_at=_utc(created_at),
-        updated_at=_utc(updated_at),
-        favorited=bool(favorited),
-        favorites_count=favorites_count,
-        author=_profile(username, bio, image, following),
-    )
-
-
-def _comment(row: Row[Any]) -> CommentView:
-    id_, body, created_at, updated_at, username, bio, image, following = row
-    return CommentView(
-        id=id_,
-        body=body,
-        created_at=_utc(created_at),
-        updated_at=_utc(updated_at),
-        author=_profile(username, bio, image, following),
-    )
-
-
-def _key(username: str | None) -> str | None:
-    return username_key(username) if username is not None else None
-
-
 class SqlAlchemyReadQueries:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
+        viewer = Viewer.of(viewer_id)
         row = self._connection.execute(
-            _profile_statement(viewer_id is not None),
+            _profile_statement(viewer),
             {"username": username_key(username), "viewer_id": viewer_id},
-        ).one_or_none()
-        return _profile(*row) if row is not None else None
+        ).first()
+        return _PROFILE[viewer].read(row) if row is not None else None
 
     def article(self, slug: str, viewer_id: int | None) -> ArticleView | None:
-        statement = _articles_statement(_Shape(slug=True), viewer_id is not None, True, False)
+        viewer = Viewer.of(viewer_id)
+        row = self._connection.execute(
+            _article_statement(viewer), {"slug": slug, "viewer_id": viewer_id}
+        ).first()
+        return _ARTICLE[viewer].read(row) if row is not None else None
+
+    def page(self, listing: ArticleList, viewer_id: int | None) -> ArticlePage:
+        shape, viewer = _Shape.of(listing), Viewer.of(viewer_id)
+        statement = _page_statement(shape, viewer)
+        parameters = _parameters(listing)
+        parameters["viewer_id"] = viewer_id
         rows = self._connection.execute(
-            statement, {"slug": slug, "viewer_id": viewer_id, "limit": 1, "offset": 0}
+            statement, {**parameters, "limit": listing.limit, "offset": listing.offset}
         ).all()
-        return _article(rows[0]) if rows else None
-
-    def articles(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage:
-        shape = _Shape(
-            tag=filters.tag is not None,
-            author=filters.author is not None,
-            favorited_by=filters.favorited_by is not None,
-        )
-        parameters = {
-            "tag": filters.tag,
-            "author": _key(filters.author),
-            "favorited": _key(filters.favorited_by),
-        }
-        return self._page(shape, parameters, viewer_id, filters.limit, filters.offset)
-
-    def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
-        parameters = {"token_generation": caller.token_generation}
-        return self._page(_Shape(feed=True), parameters, caller.user_id, limit, offset)
+        if rows:
+            total = rows[0].total
+        elif listing.offset == 0:
+            total = 0
+        else:  # past the end: no row carries the total
+            total = self._connection.scalar(_count_statement(shape), parameters) or 0
+        read = _ARTICLE_IN_LIST[viewer].read
+        return ArticlePage(articles=tuple(read(row) for row in rows), total=total)
 
     def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:
+        viewer = Viewer.of(viewer_id)
         rows = self._connection.execute(
-            _article_comments_statement(viewer_id is not None),
-            {"slug": slug, "viewer_id": viewer_id},
+            _article_comments_statement(viewer), {"slug": slug, "viewer_id": viewer_id}
         ).all()
         if not rows:
             return None
-        return [_comment(row) for row in rows if row.id is not None]
+        read = _COMMENT[viewer].read
+        return [read(row) for row in rows if row.id is not None]
 
     def comment(self, comment_id: int, viewer_id: int | None) -> CommentView | None:
+        viewer = Viewer.of(viewer_id)
         row = self._connection.execute(
-            _comment_statement(viewer_id is not None),
-            {"comment_id": comment_id, "viewer_id": viewer_id},
-        ).one_or_none()
-        return _comment(row) if row is not None else None
+            _comment_statement(viewer), {"comment_id": comment_id, "viewer_id": viewer_id}
+        ).first()
+        return _COMMENT[viewer].read(row) if row is not None else None
 
     def tags(self) -> list[str]:
         """Tags of at least one article; sorted here, not by the database's collation."""
         return sorted(self._connection.scalars(_TAGS_IN_USE))
 
-    # -- building blocks -----------------------------------------------------------------
-
     @property
     def _connection(self) -> Connection:
         return self.session.connection()
-
-    def _page(
-        self,
-        shape: _Shape,
-        parameters: dict[str, Any],
-        viewer_id: int | None,
-        limit: int,
-        offset: int,
-    ) -> ArticlePage:
-        parameters = {**parameters, "viewer_id": viewer_id}
-        statement = _articles_statement(shape, viewer_id is not None, False, True)
-        rows = self._connection.execute(
-            statement, {**parameters, "limit": limit, "offset": offset}
-        ).all()
-        if rows:
-            total = rows[0].total
-        elif offset == 0:
-            total = 0
-        else:  # past the end: no row carries the total
-            total = self._connection.scalar(_count_statement(shape), parameters) or 0
-        return ArticlePage(articles=tuple(_article(row) for row in rows), total=total)

@@ -9,18 +9,29 @@ What they do not do is roll back: a fake unit of work only records that it would
 """
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, NamedTuple, Self
 
 from application.caller import Caller
 from application.errors import NotAuthenticated
 from application.read_models import (
-    ArticleFilter,
+    AllArticles,
+    ArticleList,
     ArticlePage,
     ArticleView,
     CommentView,
+    FavoritedBy,
+    FollowedBy,
+    ListFilter,
+    ListOrder,
+    ListSource,
+    NewestFirst,
     ProfileView,
+    TaggedWith,
+    WrittenBy,
 )
 from domain import messages
 from domain.articles import Article, Tag
@@ -143,74 +154,48 @@ class FakeArticleRepository:
 
 
 class FakeReadQueries:
-    """The read side over the fake repositories, with the SQL read side's ordering rules."""
+    """The read side over a fake unit of work's repositories, with the SQL read side's
+    ordering rules. List parts (``fake_part``) reach any repository through ``uow``."""
 
-    def __init__(
-        self,
-        users: FakeUserRepository,
-        articles: FakeArticleRepository,
-        comments: FakeCommentRepository,
-    ) -> None:
-        self._users = users
-        self._articles = articles
-        self._comments = comments
+    def __init__(self, uow: "FakeUnitOfWork") -> None:
+        self.uow = uow
 
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
-        user = self._users.get_by_username(username)
+        user = self.uow.users.get_by_username(username)
         return self._profile(user, viewer_id) if user is not None else None
 
     def article(self, slug: str, viewer_id: int | None) -> ArticleView | None:
-        article = self._articles.get_by_slug(slug)
+        article = self.uow.articles.get_by_slug(slug)
         return self._article(article, viewer_id, with_body=True) if article is not None else None
 
-    def articles(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage:
-        found = list(self._articles.articles.values())
-        if filters.tag is not None:
-            found = [a for a in found if any(t.name == filters.tag for t in a.tags)]
-        if filters.author is not None:
-            author = self._users.get_by_username(filters.author)
-            found = [a for a in found if author is not None and a.author_id == author.id]
-        if filters.favorited_by is not None:
-            fan = self._users.get_by_username(filters.favorited_by)
-            found = [
-                a for a in found if fan is not None and (fan.id, a.id) in self._articles.favorites
-            ]
-        return self._page(found, viewer_id, filters.limit, filters.offset)
-
-    def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
-        viewer_id = caller.user_id
-        if not self._users.exists(viewer_id, caller.token_generation):
-            return ArticlePage(articles=(), total=0)
-        followed = {followee for follower, followee in self._users.follows if follower == viewer_id}
-        found = [a for a in self._articles.articles.values() if a.author_id in followed]
-        return self._page(found, viewer_id, limit, offset)
-
-    def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:
-        article = self._articles.get_by_slug(slug)
-        if article is None:
-            return None
-        found = [c for c in self._comments.comments.values() if c.article_id == article.id]
-        return [self._comment(c, viewer_id) for c in sorted(found, key=_id, reverse=True)]
-
-    def comment(self, comment_id: int, viewer_id: int | None) -> CommentView | None:
-        comment = self._comments.get(comment_id)
-        return self._comment(comment, viewer_id) if comment is not None else None
-
-    def tags(self) -> list[str]:
-        return sorted(self._articles.tags)
-
-    def _page(
-        self, found: list[Article], viewer_id: int | None, limit: int, offset: int
-    ) -> ArticlePage:
-        newest_first = sorted(found, key=lambda a: (a.created_at, a.id), reverse=True)
-        page = newest_first[offset : offset + limit]
+    def page(self, listing: ArticleList, viewer_id: int | None) -> ArticlePage:
+        found = _fake(type(listing.source)).rows(self, listing.source)
+        for part in listing.filters:
+            keep = _fake(type(part)).keep
+            found = [row for row in found if keep(self, part, row)]
+        found = _fake(type(listing.order)).order(found)
+        page = found[listing.offset : listing.offset + listing.limit]
         return ArticlePage(
-            articles=tuple(self._article(a, viewer_id, with_body=False) for a in page),
+            articles=tuple(self._article(row.article, viewer_id, with_body=False) for row in page),
             total=len(found),
         )
 
+    def comments(self, slug: str, viewer_id: int | None) -> list[CommentView] | None:
+        article = self.uow.articles.get_by_slug(slug)
+        if article is None:
+            return None
+        found = [c for c in self.uow.comments.comments.values() if c.article_id == article.id]
+        return [self._comment(c, viewer_id) for c in sorted(found, key=_id, reverse=True)]
+
+    def comment(self, comment_id: int, viewer_id: int | None) -> CommentView | None:
+        comment = self.uow.comments.get(comment_id)
+        return self._comment(comment, viewer_id) if comment is not None else None
+
+    def tags(self) -> list[str]:
+        return sorted(self.uow.articles.tags)
+
     def _article(self, article: Article, viewer_id: int | None, *, with_body: bool) -> ArticleView:
-        author = self._users.get(article.author_id)
+        author = self.uow.users.get(article.author_id)
         assert author is not None, "an article's author exists"
         return ArticleView(
             slug=article.slug,
@@ -220,13 +205,13 @@ class FakeReadQueries:
             tag_list=tuple(sorted(tag.name for tag in article.tags)),
             created_at=article.created_at,
             updated_at=article.updated_at,
-            favorited=(viewer_id, article.id) in self._articles.favorites,
+            favorited=(viewer_id, article.id) in self.uow.articles.favorites,
             favorites_count=article.favorites_count,
             author=self._profile(author, viewer_id),
         )
 
     def _comment(self, comment: Comment, viewer_id: int | None) -> CommentView:
-        author = self._users.get(comment.author_id)
+        author = self.uow.users.get(comment.author_id)
         assert author is not None and comment.id is not None
         return CommentView(
             id=comment.id,
@@ -241,8 +226,93 @@ class FakeReadQueries:
             username=user.username,
             bio=user.bio,
             image=user.image,
-            following=(viewer_id, user.id) in self._users.follows,
+            following=(viewer_id, user.id) in self.uow.users.follows,
         )
+
+
+class Listed(NamedTuple):
+    """A row of a fake list: the article, and the link row the source walked to reach it
+    (a bookmark, say: what an order by the link's time sorts on), if any."""
+
+    article: Article
+    link: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class FakePart:
+    """How one part type of an ``ArticleList`` reads in the fake, as ``SqlPart`` in SQL: a
+    source gives rows, a filter keeps some, an order sorts them."""
+
+    rows: Callable[[FakeReadQueries, Any], list[Listed]] = lambda reads, part: []
+    keep: Callable[[FakeReadQueries, Any, Listed], bool] = lambda reads, part, row: True
+    order: Callable[[list[Listed]], list[Listed]] = lambda rows: rows
+
+
+_FAKE_PARTS: dict[type, FakePart] = {}
+
+
+def fake_part(kind: type, **how: Callable[..., Any]) -> None:
+    """Say how parts of type ``kind`` read in the fake, once per part type: a source with
+    ``rows``, a filter with ``keep``, an order with ``order``."""
+    if kind in _FAKE_PARTS:
+        raise ValueError(f"{kind.__name__} already reads in the fake")
+    role = next(r for base, r in _ROLES.items() if issubclass(kind, base))
+    if set(how) != {role}:
+        raise TypeError(f"{kind.__name__} reads with {role}=..., not {sorted(how)}")
+    _FAKE_PARTS[kind] = FakePart(**how)
+
+
+_ROLES = {ListSource: "rows", ListFilter: "keep", ListOrder: "order"}
+
+
+def _fake(kind: type) -> FakePart:
+    try:
+        return _FAKE_PARTS[kind]
+    except KeyError:
+        raise LookupError(
+            f"{kind.__name__} has no fake: say how it reads with fake_part()"
+        ) from None
+
+
+def _user_id(reads: FakeReadQueries, username: str) -> int | None:
+    user = reads.uow.users.get_by_username(username)
+    return user.id if user is not None else None
+
+
+def _followed(reads: FakeReadQueries, part: FollowedBy) -> list[Listed]:
+    reader = part.caller
+    if not reads.uow.users.exists(reader.user_id, reader.token_generation):
+        return []
+    followed = {
+        followee for follower, followee in reads.uow.users.follows if follower == reader.user_id
+    }
+    return [Listed(a) for a in reads.uow.articles.articles.values() if a.author_id in followed]
+
+
+fake_part(
+    AllArticles,
+    rows=lambda reads, part: [Listed(a) for a in reads.uow.articles.articles.values()],
+)
+fake_part(FollowedBy, rows=_followed)
+fake_part(
+    TaggedWith, keep=lambda reads, part, row: any(t.name == part.tag for t in row.article.tags)
+)
+fake_part(
+    WrittenBy,
+    keep=lambda reads, part, row: row.article.author_id == _user_id(reads, part.username),
+)
+fake_part(
+    FavoritedBy,
+    keep=lambda reads, part, row: (
+        (_user_id(reads, part.username), row.article.id) in reads.uow.articles.favorites
+    ),
+)
+fake_part(
+    NewestFirst,
+    order=lambda rows: sorted(
+        rows, key=lambda r: (r.article.created_at, r.article.id), reverse=True
+    ),
+)
 
 
 def _id(comment: Comment) -> int:
@@ -268,7 +338,7 @@ class FakeUnitOfWork:
         self.users = users or FakeUserRepository()
         self.comments = comments or FakeCommentRepository()
         self.articles = articles or FakeArticleRepository(self.comments)
-        self.reads = FakeReadQueries(self.users, self.articles, self.comments)
+        self.reads = FakeReadQueries(self)
         self.committed = False
         self.rolled_back = False
         self._active = False

@@ -4,22 +4,19 @@ import secrets
 from dataclasses import dataclass
 
 from application.caller import Caller
-from application.ports import Clock
-from application.read_models import (
-    MAX_PAGE_SIZE,
-    ArticleFilter,
-    ArticleList,
-    ArticlePage,
-    ArticleView,
-    FollowedBy,
+from application.lookups import (
+    check_page,
+    require_account,
+    require_article,
+    require_article_view,
+    require_own_article,
 )
+from application.ports import Clock
+from application.read_models import ArticleFilter, ArticleList, ArticlePage, ArticleView, FollowedBy
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
-from application.users import require_account
 from domain import articles as rules
-from domain import messages
 from domain.articles import Article
-from domain.errors import Forbidden, NotFound, ValidationFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +36,6 @@ class ArticleChanges:
     body: str | None = None
 
 
-def check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(messages.page_limit(MAX_PAGE_SIZE))
-    if offset < 0:
-        raise ValidationFailed(messages.NEGATIVE_OFFSET)
-
-
 class ArticleService:
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self.uow = uow
@@ -55,12 +45,14 @@ class ArticleService:
 
     def get(self, slug: str, viewer_id: int | None) -> ArticleView:
         with self.uow:
-            return self._view(slug, viewer_id)
+            view = require_article_view(self.uow, slug, viewer_id)
+        return view
 
     def search(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage:
         check_page(filters.limit, filters.offset)
         with self.uow:
-            return self.uow.reads.page(filters.as_list(), viewer_id)
+            page = self.uow.reads.page(filters.as_list(), viewer_id)
+        return page
 
     def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
         check_page(limit, offset)
@@ -72,11 +64,12 @@ class ArticleService:
                 # a session that ended (the read side checks the generation), so only then
                 # is the account looked up: one statement less per feed.
                 require_account(self.uow, caller)
-            return page
+        return page
 
     def tags(self) -> list[str]:
         with self.uow:
-            return self.uow.reads.tags()
+            tags = self.uow.reads.tags()
+        return tags
 
     # -- writes --------------------------------------------------------------------------
 
@@ -97,7 +90,7 @@ class ArticleService:
                 now=self.clock.now(),
             )
             self.uow.articles.add(article)
-            view = self._view(article.slug, author_id)
+            view = require_article_view(self.uow, article.slug, author_id)
             self.uow.commit()
         return view
 
@@ -105,7 +98,7 @@ class ArticleService:
     def update(self, slug: str, caller: Caller, changes: ArticleChanges) -> ArticleView:
         """Only the author may edit; a new title gives a new slug."""
         with self.uow:
-            article = self._own_article(slug, caller)
+            article = require_own_article(self.uow, slug, caller)
             if changes.title is not None:
                 # Same slug words (a typo fix, or the whole article sent back as it was):
                 # the slug, and every link to it, stays.
@@ -118,7 +111,7 @@ class ArticleService:
                 article.body = rules.check_body(changes.body)
             article.updated_at = self.clock.now()
             self.uow.articles.save(article)
-            view = self._view(article.slug, caller.user_id)
+            view = require_article_view(self.uow, article.slug, caller.user_id)
             self.uow.commit()
         return view
 
@@ -126,7 +119,7 @@ class ArticleService:
     def delete(self, slug: str, caller: Caller) -> None:
         """Only the author may delete; comments and favorites go with it."""
         with self.uow:
-            article = self._own_article(slug, caller)
+            article = require_own_article(self.uow, slug, caller)
             self.uow.articles.remove(article)
             self.uow.commit()
 
@@ -134,9 +127,9 @@ class ArticleService:
     def favorite(self, slug: str, caller: Caller) -> ArticleView:
         with self.uow:
             require_account(self.uow, caller)
-            article = self._article(slug)
+            article = require_article(self.uow, slug)
             self.uow.articles.add_favorite(article, caller.user_id)
-            view = self._view(slug, caller.user_id)
+            view = require_article_view(self.uow, slug, caller.user_id)
             self.uow.commit()
         return view
 
@@ -144,35 +137,13 @@ class ArticleService:
     def unfavorite(self, slug: str, caller: Caller) -> ArticleView:
         with self.uow:
             require_account(self.uow, caller)
-            article = self._article(slug)
+            article = require_article(self.uow, slug)
             self.uow.articles.remove_favorite(article, caller.user_id)
-            view = self._view(slug, caller.user_id)
+            view = require_article_view(self.uow, slug, caller.user_id)
             self.uow.commit()
         return view
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _article(self, slug: str, *, for_update: bool = False) -> Article:
-        article = self.uow.articles.get_by_slug(slug, for_update=for_update)
-        if article is None:
-            raise NotFound(messages.ARTICLE_NOT_FOUND)
-        return article
-
-    def _own_article(self, slug: str, caller: Caller) -> Article:
-        """The caller's article, locked: edits and deletes of one article do not interleave.
-
-        Editing writes: a token of an ended session must not (one cheap statement more)."""
-        require_account(self.uow, caller)
-        article = self._article(slug, for_update=True)
-        if not article.is_written_by(caller.user_id):
-            raise Forbidden(messages.ONLY_AUTHOR_CHANGES_ARTICLE)
-        return article
-
-    def _view(self, slug: str, viewer_id: int | None) -> ArticleView:
-        view = self.uow.reads.article(slug, viewer_id)
-        if view is None:
-            raise NotFound(messages.ARTICLE_NOT_FOUND)
-        return view
 
     def _free_slug(self, title: str) -> str:
         """The title's slug, or, if an article has it already (or it is reserved), the slug

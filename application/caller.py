@@ -11,7 +11,7 @@ class Caller:
     password change moves the account on to the next one, so the tokens of every earlier
     generation stop counting. Use cases that act for a caller take a ``Caller`` (never a
     bare user id) and check both, in the statement that already checks the account
-    (``application.users.require_user`` / ``require_account``).
+    (``application.lookups.require_user`` / ``require_account``).
     """
 
     user_id: int

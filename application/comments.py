@@ -1,11 +1,11 @@
 """Comments on articles."""
 
 from application.caller import Caller
+from application.lookups import require_account, require_article
 from application.ports import Clock
 from application.read_models import CommentView
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
-from application.users import require_account
 from domain import messages
 from domain.comments import Comment
 from domain.errors import Forbidden, NotFound
@@ -18,19 +18,17 @@ class CommentService:
 
     def for_article(self, slug: str, viewer_id: int | None) -> list[CommentView]:
         with self.uow:
-            found = self.uow.reads.comments(slug, viewer_id)
-        if found is None:
-            raise NotFound(messages.ARTICLE_NOT_FOUND)
-        return found
+            views = self.uow.reads.comments(slug, viewer_id)
+            if views is None:
+                raise NotFound(messages.ARTICLE_NOT_FOUND)
+        return views
 
     @retry_on_conflict
     def add(self, slug: str, caller: Caller, body: str) -> CommentView:
         author_id = caller.user_id
         with self.uow:
             require_account(self.uow, caller)
-            article = self.uow.articles.get_by_slug(slug)
-            if article is None:
-                raise NotFound(messages.ARTICLE_NOT_FOUND)
+            article = require_article(self.uow, slug)
             assert article.id is not None
             comment = Comment.write(
                 article_id=article.id, author_id=author_id, body=body, now=self.clock.now()

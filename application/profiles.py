@@ -1,12 +1,12 @@
 """Profiles: reading one, following and unfollowing."""
 
 from application.caller import Caller
+from application.lookups import require_account, require_profile, require_profile_user
 from application.read_models import ProfileView
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
-from application.users import require_account
 from domain import messages
-from domain.errors import Forbidden, NotFound
+from domain.errors import Forbidden
 
 
 class ProfileService:
@@ -15,10 +15,8 @@ class ProfileService:
 
     def get(self, username: str, viewer_id: int | None) -> ProfileView:
         with self.uow:
-            profile = self.uow.reads.profile(username, viewer_id)
-        if profile is None:
-            raise NotFound(messages.PROFILE_NOT_FOUND)
-        return profile
+            view = require_profile(self.uow, username, viewer_id)
+        return view
 
     @retry_on_conflict
     def follow(self, caller: Caller, username: str) -> ProfileView:
@@ -26,24 +24,22 @@ class ProfileService:
         follower_id = caller.user_id
         with self.uow:
             require_account(self.uow, caller)
-            followee = self.uow.users.get_by_username(username)
-            if followee is None:
-                raise NotFound(messages.PROFILE_NOT_FOUND)
+            followee = require_profile_user(self.uow, username)
             if followee.id == follower_id:
                 raise Forbidden(messages.CANNOT_FOLLOW_YOURSELF)
             assert followee.id is not None
             self.uow.users.follow(follower_id, followee.id)
+            view = ProfileView(followee.username, followee.bio, followee.image, following=True)
             self.uow.commit()
-            return ProfileView(followee.username, followee.bio, followee.image, following=True)
+        return view
 
     @retry_on_conflict
     def unfollow(self, caller: Caller, username: str) -> ProfileView:
         with self.uow:
             require_account(self.uow, caller)
-            followee = self.uow.users.get_by_username(username)
-            if followee is None:
-                raise NotFound(messages.PROFILE_NOT_FOUND)
+            followee = require_profile_user(self.uow, username)
             assert followee.id is not None
             self.uow.users.unfollow(caller.user_id, followee.id)
+            view = ProfileView(followee.username, followee.bio, followee.image, following=False)
             self.uow.commit()
-            return ProfileView(followee.username, followee.bio, followee.image, following=False)
+        return view

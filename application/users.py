@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from application.caller import Caller
-from application.errors import NotAuthenticated, TooManyAttempts
+from application.errors import TooManyAttempts
+from application.lookups import require_user
 from application.ports import LoginAttempts, PasswordHasher, TokenService
 from application.read_models import AuthenticatedUser, UserView
 from application.retry import retry_on_conflict
@@ -33,29 +34,6 @@ class UserChanges:
 
 def _view(user: User) -> UserView:
     return UserView(email=user.email, username=user.username, bio=user.bio, image=user.image)
-
-
-def require_user(uow: UnitOfWork, caller: Caller, *, for_update: bool = False) -> User:
-    """The caller's account. A token can outlive its user, or its session (the password
-    changed since it was issued), and then it no longer counts."""
-    user = uow.users.get(caller.user_id, for_update=for_update)
-    if user is None:
-        raise NotAuthenticated(messages.TOKEN_USER_GONE)
-    if user.token_generation != caller.token_generation:
-        raise NotAuthenticated(messages.SESSION_ENDED)
-    return user
-
-
-def require_account(uow: UnitOfWork, caller: Caller) -> None:
-    """As ``require_user``, for use cases that act for the caller but need nothing of theirs:
-    one statement checks both that the account exists and that the session is current."""
-    if not uow.users.exists(caller.user_id, caller.token_generation):
-        # Rare, so it may cost a second look, to tell the client which it was.
-        raise NotAuthenticated(
-            messages.SESSION_ENDED
-            if uow.users.get(caller.user_id) is not None
-            else messages.TOKEN_USER_GONE
-        )
 
 
 def caller_of(user: User) -> Caller:
@@ -104,8 +82,8 @@ class UserService:
         with self.uow:
             self._ensure_free(email=user.email, username=user.username)
             self.uow.users.add(user)
-            self.uow.commit()
             caller, view = caller_of(user), _view(user)
+            self.uow.commit()
         return AuthenticatedUser(user=view, token=self.tokens.issue(caller))
 
     def login(self, *, email: str, password: str) -> AuthenticatedUser:
@@ -133,7 +111,8 @@ class UserService:
 
     def current(self, caller: Caller) -> UserView:
         with self.uow:
-            return _view(require_user(self.uow, caller))
+            view = _view(require_user(self.uow, caller))
+        return view
 
     @retry_on_conflict
     def update(self, caller: Caller, changes: UserChanges) -> UpdatedUser:
@@ -165,8 +144,9 @@ class UserService:
                 user.change_password(new_hash)
             user.bio = bio if bio is not None else user.bio
             user.image = image if image is not None else user.image
-            self.uow.commit()
+            self.uow.users.save(user)
             view, now = _view(user), caller_of(user)
+            self.uow.commit()
         return UpdatedUser(view, self.tokens.issue(now) if now != caller else None)
 
     def _ensure_free(

@@ -102,6 +102,10 @@ class UserRepository(Protocol):
         start the next session generation from the stored one, then run one after the other."""
         ...
 
+    def save(self, user: User) -> None:
+        """Write the changes made to a loaded user now, so reads in this unit see them."""
+        ...
+
     def exists(self, user_id: int, token_generation: int) -> bool:
         """Whether the user is stored and still in this session generation: cheaper than
         ``get`` where the user is not needed."""

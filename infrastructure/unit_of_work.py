@@ -6,6 +6,7 @@ from typing import Self
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.errors import ConduitError
 from infrastructure import transaction_ending
 from infrastructure.db_errors import translated_errors
 from infrastructure.queries import SqlAlchemyReadQueries
@@ -47,8 +48,11 @@ class SqlAlchemyUnitOfWork:
         session, self.session = self.session, None
         assert session is not None
         with translated_errors():
+            # A use case's own error (a 404, a 403) leaves the transaction sound: a unit
+            # that only read then ends as one that found something does (transaction_ending).
+            failed = exc is not None and not isinstance(exc, ConduitError)
             try:
-                transaction_ending.end(session, failed=exc is not None)
+                transaction_ending.end(session, failed=failed)
             finally:
                 session.close()
             if isinstance(exc, sa_exc.SQLAlchemyError):

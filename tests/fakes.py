@@ -47,13 +47,13 @@ class FakeUserRepository:
         self._next_id = 1
 
     def add(self, user: User) -> None:
-        # The unique constraints of the users table, with the messages the real UoW gives.
-        if self.get_by_email(user.email) is not None:
-            raise AlreadyExists(messages.EMAIL_TAKEN)
-        if self.get_by_username(user.username) is not None:
-            raise AlreadyExists(messages.USERNAME_TAKEN)
+        self._ensure_unique(user)
         user.id, self._next_id = self._next_id, self._next_id + 1
         self.users[user.id] = user
+
+    def save(self, user: User) -> None:
+        # The stored object is the caller's object: its changes are already here.
+        self._ensure_unique(user)
 
     def get(self, user_id: int, *, for_update: bool = False) -> User | None:
         return self.users.get(user_id)
@@ -74,6 +74,15 @@ class FakeUserRepository:
 
     def unfollow(self, follower_id: int, followee_id: int) -> None:
         self.follows.discard((follower_id, followee_id))
+
+    def _ensure_unique(self, user: User) -> None:
+        # The unique constraints of the users table, with the messages the real UoW gives.
+        other = self.get_by_email(user.email)
+        if other is not None and other is not user:
+            raise AlreadyExists(messages.EMAIL_TAKEN)
+        other = self.get_by_username(user.username)
+        if other is not None and other is not user:
+            raise AlreadyExists(messages.USERNAME_TAKEN)
 
 
 class FakeCommentRepository:

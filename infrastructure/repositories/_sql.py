@@ -1,9 +1,9 @@
 """Dialect helpers shared by the repositories."""
 
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Delete, Insert, Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,3 +32,23 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[s
     connection = session.connection()
     statement = _insert_ignoring_duplicates(backend_of(connection), table)
     return len(connection.execute(statement, rows).all())
+
+
+class _Stored(Protocol):
+    id: int | None
+
+
+@cache
+def _delete_by_id(table: Table) -> Delete:
+    return delete(table).where(table.c.id == bindparam("target_id"))
+
+
+def delete_entity(session: Session, table: Table, entity: _Stored) -> None:
+    """The one way an entity is deleted: a Core ``DELETE`` of its row by id, now, and the
+    entity taken out of the session.
+
+    Rows that refer to it go by the database's ``ON DELETE CASCADE`` in the same statement,
+    so the session loads none of them (``session.delete`` would, for a relationship).
+    """
+    session.connection().execute(_delete_by_id(table), {"target_id": entity.id})
+    session.expunge(entity)

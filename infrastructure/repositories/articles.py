@@ -5,13 +5,12 @@ from sqlalchemy.orm import Session
 
 from domain.articles import Article, Tag
 from infrastructure.orm import articles, favorites, tags
-from infrastructure.repositories._sql import insert_ignoring_duplicates
+from infrastructure.repositories._sql import delete_entity, insert_ignoring_duplicates
 
 # Built once with bound parameters: building and cache-keying a statement per call costs
 # about as much as running it. Core statements run on the session's connection; those
 # that load entities are built on first use (the mapping is made at start-up).
 _SLUG_EXISTS = select(exists().where(articles.c.slug == bindparam("slug")))
-_DELETE = delete(articles).where(articles.c.id == bindparam("target_id"))
 _UNFAVORITE = delete(favorites).where(
     favorites.c.user_id == bindparam("fan_id"), favorites.c.article_id == bindparam("target_id")
 )
@@ -61,8 +60,7 @@ class SqlAlchemyArticleRepository:
 
     def remove(self, article: Article) -> None:
         # Tag links, comments and favorites go by ON DELETE CASCADE, in this transaction.
-        self.session.connection().execute(_DELETE, {"target_id": article.id})
-        self.session.expunge(article)
+        delete_entity(self.session, articles, article)
 
     def add_favorite(self, article: Article, user_id: int) -> bool:
         added = insert_ignoring_duplicates(

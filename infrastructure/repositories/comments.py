@@ -1,6 +1,8 @@
 from sqlalchemy.orm import Session
 
 from domain.comments import Comment
+from infrastructure.orm import comments
+from infrastructure.repositories._sql import delete_entity
 
 
 class SqlAlchemyCommentRepository:
@@ -15,5 +17,4 @@ class SqlAlchemyCommentRepository:
         return self.session.get(Comment, comment_id)
 
     def remove(self, comment: Comment) -> None:
-        self.session.delete(comment)
-        self.session.flush()
+        delete_entity(self.session, comments, comment)

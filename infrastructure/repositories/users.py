@@ -41,6 +41,9 @@ class SqlAlchemyUserRepository:
         # FOR UPDATE on PostgreSQL; SQLite's write transactions begin IMMEDIATE (serial).
         return self.session.get(User, user_id, with_for_update=for_update or None)
 
+    def save(self, user: User) -> None:
+        self.session.flush()
+
     def exists(self, user_id: int, token_generation: int) -> bool:
         # No entity: a third of the cost of get() (bench: 0.09 vs 0.22 ms in process).
         parameters = {"user_id": user_id, "token_generation": token_generation}

@@ -201,6 +201,7 @@ def test_a_password_change_moves_the_user_to_the_next_session_generation(
         user = uow.users.get(_id(alice))
         assert user is not None and user.token_generation == 0
         user.change_password("another-hash")
+        uow.users.save(user)
         uow.commit()
 
     with make_uow() as uow:
@@ -301,12 +302,37 @@ def test_a_user_with_a_taken_email_or_username_is_refused(
         uow.commit()
 
 
-def test_committed_changes_to_a_user_are_kept(make_uow: MakeUow) -> None:
+@pytest.mark.parametrize(
+    ("taken", "message"),
+    [
+        ({"email": "alice@example.com"}, messages.EMAIL_TAKEN),
+        ({"username": "ALICE"}, messages.USERNAME_TAKEN),
+    ],
+)
+def test_saving_a_user_with_a_taken_email_or_username_is_refused(
+    make_uow: MakeUow, taken: dict[str, str], message: str
+) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    assert alice.email == "alice@example.com"
+
+    with pytest.raises(AlreadyExists, match=message), make_uow() as uow:
+        user = uow.users.get(_id(bob))
+        assert user is not None
+        for field, value in taken.items():
+            setattr(user, field, value)
+        uow.users.save(user)
+        uow.commit()
+
+
+def test_saved_changes_to_a_user_are_read_in_the_same_unit_and_kept(make_uow: MakeUow) -> None:
     (alice,) = _users(make_uow, "alice")
     with make_uow() as uow:
         user = uow.users.get(_id(alice))
         assert user is not None
         user.bio = "Now with a bio"
+        uow.users.save(user)
+        seen = uow.reads.profile("alice", None)
+        assert seen is not None and seen.bio == "Now with a bio"
         uow.commit()
 
     with make_uow() as uow:
@@ -645,6 +671,7 @@ def test_comments_are_added_found_and_removed(make_uow: MakeUow) -> None:
         assert (found.body, found.article_id, found.author_id) == ("Nice", _id(article), _id(bob))
         assert uow.comments.get(10_000) is None
         uow.comments.remove(found)
+        assert uow.reads.comments(article.slug, None) == []  # removed now, in this unit
         uow.commit()
 
     with make_uow() as uow:

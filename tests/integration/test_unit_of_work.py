@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func, insert, select, text
 
 from application.errors import TemporarilyUnavailable
 from domain import messages
-from domain.errors import AlreadyExists
+from domain.errors import AlreadyExists, Forbidden, NotFound
 from infrastructure.engine import create_db_engine
 from infrastructure.orm import users
 from infrastructure.sessions import create_session_factory
@@ -56,15 +56,19 @@ def test_rolls_back_uncommitted_statements_run_past_the_orm(uow, engine, stateme
     assert usernames(engine) == []
 
 
-def test_a_unit_that_only_read_keeps_prepared_statements(postgresql_url):
+@pytest.mark.parametrize("answer", [None, NotFound(messages.ARTICLE_NOT_FOUND)])
+def test_a_unit_that_only_read_keeps_prepared_statements(postgresql_url, answer):
     """psycopg forgets its prepared statements on ROLLBACK; a unit of work that only read
-    has nothing to roll back, so it ends with COMMIT and the statements stay prepared."""
+    has nothing to roll back, so it ends with COMMIT and the statements stay prepared,
+    also when the use case answers with its own error (a lookup's 404)."""
     engine = create_db_engine(settings_for(postgresql_url, pool_size=1))
     uow = SqlAlchemyUnitOfWork(create_session_factory(engine))
     try:
         for _ in range(8):  # psycopg prepares a statement on its 5th execution
-            with uow:
+            with pytest.raises(NotFound) if answer else nullcontext(), uow:
                 uow.reads.tags()
+                if answer:
+                    raise answer
         with engine.connect() as connection:  # the same pooled connection
             prepared = connection.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
         assert prepared >= 1
@@ -72,10 +76,13 @@ def test_a_unit_that_only_read_keeps_prepared_statements(postgresql_url):
         engine.dispose()
 
 
-def test_rolls_back_on_error(uow, engine):
-    with pytest.raises(RuntimeError), uow:
+@pytest.mark.parametrize(
+    "error", [RuntimeError("something failed"), Forbidden(messages.ONLY_AUTHOR_CHANGES_ARTICLE)]
+)
+def test_rolls_back_on_error(uow, engine, error):
+    with pytest.raises(type(error)), uow:
         uow.users.add(UserFactory(username="alice"))
-        raise RuntimeError("something failed after the first write")
+        raise error  # after the first write
     assert usernames(engine) == []
 
 

@@ -1,12 +1,15 @@
 """The unit of work: one session, one transaction, explicit commit, rollback otherwise."""
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from application.read_models import ReadQueries
 from domain.articles import ArticleRepository
 from domain.comments import CommentRepository
 from domain.users import UserRepository
+
+R = TypeVar("R")
 
 
 class UnitOfWork(Protocol):
@@ -30,6 +33,15 @@ class UnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+    def repository(self, make: Callable[[Any], R]) -> R:
+        """A repository this Protocol does not name (a feature's own), on this unit of
+        work's transaction: ``self.uow.repository(self.bookmarks)``.
+
+        ``make`` is the repository's class; it is given what the unit of work holds open
+        (the SQLAlchemy session; the fake unit of work itself), once per ``with`` block.
+        """
+        ...
 
     def commit(self) -> None: ...
 

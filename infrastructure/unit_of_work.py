@@ -1,7 +1,8 @@
 """The SQLAlchemy unit of work: the only place a session is opened, committed or closed."""
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +14,8 @@ from infrastructure.queries import SqlAlchemyReadQueries
 from infrastructure.repositories.articles import SqlAlchemyArticleRepository
 from infrastructure.repositories.comments import SqlAlchemyCommentRepository
 from infrastructure.repositories.users import SqlAlchemyUserRepository
+
+R = TypeVar("R")
 
 
 class SqlAlchemyUnitOfWork:
@@ -28,6 +31,7 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
         self.session: Session | None = None
+        self._repositories: dict[Callable[[Session], Any], Any] = {}
 
     def __enter__(self) -> Self:
         if self.session is not None:
@@ -37,6 +41,7 @@ class SqlAlchemyUnitOfWork:
         self.articles = SqlAlchemyArticleRepository(session)
         self.comments = SqlAlchemyCommentRepository(session)
         self.reads = SqlAlchemyReadQueries(session)
+        self._repositories.clear()
         return self
 
     def __exit__(
@@ -57,6 +62,13 @@ class SqlAlchemyUnitOfWork:
                 session.close()
             if isinstance(exc, sa_exc.SQLAlchemyError):
                 raise exc  # leaves translated, if it means something to the use case
+
+    def repository(self, make: Callable[[Session], R]) -> R:
+        assert self.session is not None, "repository() outside of 'with uow:'"
+        if make not in self._repositories:
+            self._repositories[make] = make(self.session)
+        made: R = self._repositories[make]
+        return made
 
     def commit(self) -> None:
         assert self.session is not None, "commit() outside of 'with uow:'"

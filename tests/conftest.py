@@ -10,7 +10,7 @@ built by the migrations themselves, so every test also exercises them.
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +18,15 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from application.unit_of_work import UnitOfWork
 from infrastructure.engine import create_db_engine
+from infrastructure.instrumentation import count_statements
 from infrastructure.migrations import upgrade_to_head
 from infrastructure.orm import empty_tables, map_entities, metadata
 from infrastructure.sessions import create_session_factory
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
+from tests.fakes import FakeUnitOfWork
 
 # Mapped first, as the container does: domain objects made by factories before the mapping
 # exists would lack instrumentation.
@@ -142,6 +145,42 @@ def uow(session_factory) -> SqlAlchemyUnitOfWork:  # type: ignore[no-untyped-def
 @pytest.fixture
 def new_uow(session_factory):  # type: ignore[no-untyped-def]
     """A factory of fresh units of work, as the container provides them."""
+    return lambda: SqlAlchemyUnitOfWork(session_factory)
+
+
+# -- one test on every unit of work: the fake, SQLAlchemy on SQLite and on PostgreSQL --------
+
+MakeUow = Callable[[], UnitOfWork]
+
+
+@pytest.fixture(params=["fake", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def implementation(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def contract_engine(request: pytest.FixtureRequest, implementation: str) -> Iterator[Engine | None]:
+    """The engine behind ``make_uow`` (``None`` for the fake); its statements are counted
+    (``infrastructure.instrumentation.counting_statements``) and its tables emptied after."""
+    if implementation == "fake":
+        yield None
+        return
+    engine = create_db_engine(settings_for(request.getfixturevalue(f"{implementation}_url")))
+    count_statements(engine)
+    try:
+        yield engine
+    finally:
+        _empty_tables(engine)
+        engine.dispose()
+
+
+@pytest.fixture
+def make_uow(contract_engine: Engine | None) -> MakeUow:
+    """Runs a test on every implementation: each call is a new unit of work on the same
+    data, as the container gives one per request (only committed work is seen by the next)."""
+    if contract_engine is None:
+        return FakeUnitOfWork().another
+    session_factory = create_session_factory(contract_engine)
     return lambda: SqlAlchemyUnitOfWork(session_factory)
 
 

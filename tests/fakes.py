@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, TypeVar
 
 from application.caller import Caller
 from application.errors import NotAuthenticated
@@ -38,6 +38,8 @@ from domain.articles import Article, Tag
 from domain.comments import Comment
 from domain.errors import AlreadyExists
 from domain.users import User, username_key
+
+R = TypeVar("R")
 
 
 class FakeUserRepository:
@@ -343,17 +345,29 @@ class FakeUnitOfWork:
         users: FakeUserRepository | None = None,
         articles: FakeArticleRepository | None = None,
         comments: FakeCommentRepository | None = None,
+        repositories: dict[Callable[[Any], Any], Any] | None = None,
     ) -> None:
         self.users = users or FakeUserRepository()
         self.comments = comments or FakeCommentRepository()
         self.articles = articles or FakeArticleRepository(self.comments)
         self.reads = FakeReadQueries(self)
+        # A feature's own fake repositories (``repository()``), shared by ``another()``.
+        self._repositories = {} if repositories is None else repositories
         self.committed = False
         self.rolled_back = False
         self._active = False
 
     def another(self) -> "FakeUnitOfWork":
-        return FakeUnitOfWork(self.users, self.articles, self.comments)
+        return FakeUnitOfWork(self.users, self.articles, self.comments, self._repositories)
+
+    def repository(self, make: Callable[["FakeUnitOfWork"], R]) -> R:
+        """The fake repository ``make`` makes of this unit of work's data: made once, kept
+        for every later unit of work on the same data (its rows are its own)."""
+        assert self._active, "repository() outside of 'with uow:'"
+        if make not in self._repositories:
+            self._repositories[make] = make(self)
+        made: R = self._repositories[make]
+        return made
 
     def __enter__(self) -> Self:
         if self._active:

@@ -7,12 +7,10 @@ the same data, and only committed work is meant to be seen by the next one.
 """
 
 import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from application.caller import Caller
 from application.read_models import (
@@ -33,10 +31,12 @@ from domain.articles import Article, ArticleRepository
 from domain.comments import Comment, CommentRepository
 from domain.errors import AlreadyExists
 from domain.users import User, UserRepository, username_key
+from infrastructure.instrumentation import counting_statements
 from infrastructure.orm import articles as articles_table
 from infrastructure.orm import comments as comments_table
 from infrastructure.orm import users as users_table
 from infrastructure.queries import sql_part, user_id
+from tests.conftest import MakeUow
 from tests.factories import (
     ArticleFactory,
     CommentFactory,
@@ -55,37 +55,6 @@ from tests.fakes import (
     Listed,
     fake_part,
 )
-
-MakeUow = Callable[[], UnitOfWork]
-
-
-@pytest.fixture(
-    params=[
-        "fake",
-        "sqlalchemy-sqlite",
-        pytest.param("sqlalchemy-postgresql", marks=pytest.mark.postgres),
-    ]
-)
-def implementation(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, implementation: str) -> str:
-    """Overrides conftest's: the database is the one the SQLAlchemy case under test names.
-
-    ``new_uow`` is asked for only by the SQLAlchemy cases, so it cannot take conftest's
-    parametrized ``database_url``: pytest parametrizes only what a test needs statically.
-    """
-    return request.getfixturevalue(f"{implementation.removeprefix('sqlalchemy-')}_url")
-
-
-@pytest.fixture
-def make_uow(request: pytest.FixtureRequest, implementation: str) -> MakeUow:
-    if implementation == "fake":
-        return FakeUnitOfWork().another  # new units of work on one shared fake "database"
-    new_uow: MakeUow = request.getfixturevalue("new_uow")
-    return new_uow
 
 
 def _id(thing: User | Article | Comment) -> int:
@@ -759,7 +728,7 @@ fake_part(NewestCommentFirst, order=_newest_comment_first)
 
 
 def test_a_list_composed_from_new_parts_reads_the_same_everywhere_in_one_statement(
-    request: pytest.FixtureRequest, implementation: str, make_uow: MakeUow
+    implementation: str, make_uow: MakeUow
 ) -> None:
     alice, bob = _users(make_uow, "alice", "bob")
     old, tagged, new, other = (
@@ -778,10 +747,6 @@ def test_a_list_composed_from_new_parts_reads_the_same_everywhere_in_one_stateme
         ),
         CommentFactory(article_id=_id(other), author_id=_id(alice), created_at=_at(20)),
     )
-    statements: list[str] = []
-    if implementation != "fake":
-        engine = request.getfixturevalue("engine")
-        event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
 
     def page(*filters: ListFilter, limit: int = 20, offset: int = 0) -> tuple[list[str], int]:
         listing = ArticleList(
@@ -791,8 +756,10 @@ def test_a_list_composed_from_new_parts_reads_the_same_everywhere_in_one_stateme
             found = uow.reads.page(listing, _id(alice))
         return [a.title for a in found.articles], found.total
 
-    assert page() == (["Old", "Tagged", "New"], 3)
-    assert page(limit=2, offset=1) == (["Tagged", "New"], 3)
-    assert page(TaggedWith("u")) == (["New"], 1)
+    with counting_statements(record=True) as sent:
+        assert page() == (["Old", "Tagged", "New"], 3)
+        assert page(limit=2, offset=1) == (["Tagged", "New"], 3)
+        assert page(TaggedWith("u")) == (["New"], 1)
     if implementation != "fake":
-        assert len([s for s in statements if not s.startswith("BEGIN")]) == 3
+        assert sent.sent is not None
+        assert len([s for s in sent.sent if not s.sql.startswith("BEGIN")]) == 3

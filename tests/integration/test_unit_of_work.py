@@ -5,6 +5,7 @@ from contextlib import nullcontext
 
 import pytest
 from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.orm import Session
 
 from application.errors import TemporarilyUnavailable
 from domain import messages
@@ -35,6 +36,42 @@ def test_rolls_back_uncommitted_work_by_default(uow, engine):
     with uow:
         uow.users.add(UserFactory(username="alice"))
     assert usernames(engine) == []
+
+
+class _RawUsers:
+    """A feature's own repository: made by the unit of work on its session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, username: str) -> None:
+        self.session.execute(insert(users).values(**_user_row(username)))
+
+
+def _user_row(username: str) -> dict[str, object]:
+    user = UserFactory(username=username)
+    return {
+        "username": user.username,
+        "email": user.email,
+        "password_hash": user.password_hash,
+        "bio": "",
+        "token_generation": 0,
+    }
+
+
+def test_a_features_repository_is_made_once_per_block_on_its_transaction(uow, engine):
+    with uow:
+        raw = uow.repository(_RawUsers)
+        assert uow.repository(_RawUsers) is raw
+        assert raw.session is uow.session
+        raw.add("alice")
+    assert usernames(engine) == []  # not committed: rolled back with the block
+
+    with uow:
+        assert uow.repository(_RawUsers) is not raw
+        uow.repository(_RawUsers).add("bob")
+        uow.commit()
+    assert usernames(engine) == ["bob"]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from application.caller import Caller
 from application.lookups import (
+    callers_page,
     check_page,
     require_account,
     require_article,
@@ -57,13 +58,9 @@ class ArticleService:
     def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
         check_page(limit, offset)
         with self.uow:
-            feed = ArticleList(FollowedBy(caller), limit=limit, offset=offset)
-            page = self.uow.reads.page(feed, caller.user_id)
-            if not page.articles:
-                # The feed is empty for a deleted account (its follows went with it) and for
-                # a session that ended (the read side checks the generation), so only then
-                # is the account looked up: one statement less per feed.
-                require_account(self.uow, caller)
+            page = callers_page(
+                self.uow, ArticleList(FollowedBy(caller), limit=limit, offset=offset)
+            )
         return page
 
     def tags(self) -> list[str]:

@@ -20,7 +20,14 @@ Lookups raise inside the block; a unit that only read and ended in such an error
 
 from application.caller import Caller
 from application.errors import NotAuthenticated
-from application.read_models import MAX_PAGE_SIZE, ArticleView, ProfileView
+from application.read_models import (
+    MAX_PAGE_SIZE,
+    ArticleList,
+    ArticlePage,
+    ArticleView,
+    CallersOwn,
+    ProfileView,
+)
 from application.unit_of_work import UnitOfWork
 from domain import messages
 from domain.articles import Article
@@ -49,6 +56,21 @@ def require_account(uow: UnitOfWork, caller: Caller) -> None:
             if uow.users.get(caller.user_id) is not None
             else messages.TOKEN_USER_GONE
         )
+
+
+def callers_page(uow: UnitOfWork, listing: ArticleList) -> ArticlePage:
+    """A page of a list of the caller's own (its source a ``CallersOwn``: the feed, ...).
+
+    Such a list has rows only while the caller's account and session hold (the read side
+    checks it in the page's own statement), so only an empty page can mean they are gone,
+    and only then is the account looked up: one statement per page, not two.
+    """
+    source = listing.source
+    assert isinstance(source, CallersOwn), "a list of the caller's own"
+    page = uow.reads.page(listing, source.caller.user_id)
+    if not page.articles:
+        require_account(uow, source.caller)
+    return page
 
 
 def require_profile_user(uow: UnitOfWork, username: str) -> User:

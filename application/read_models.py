@@ -103,11 +103,21 @@ class AllArticles(ListSource):
 
 
 @dataclass(frozen=True, slots=True)
-class FollowedBy(ListSource):
-    """The feed: articles by the authors the caller follows; none at all if the caller's
-    session ended (so the feed needs no statement of its own to check it)."""
+class CallersOwn(ListSource):
+    """A source that walks the caller's own links (whom they follow, what they keep).
+
+    Each read side gives it no rows at all unless the caller's account exists in the
+    token's session generation, checked inside the page's one statement; so a use case
+    reads it with ``application.lookups.callers_page``, which looks the account up only
+    when the page comes back empty. Subclass it for a new list of the caller's own.
+    """
 
     caller: Caller
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedBy(CallersOwn):
+    """The feed: articles by the authors the caller follows."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from application.read_models import (
     ArticleList,
     ArticlePage,
     ArticleView,
+    CallersOwn,
     CommentView,
     FavoritedBy,
     FollowedBy,
@@ -235,27 +236,29 @@ def sql_part(
 
 sql_part(AllArticles)
 
-# The feed's reader, in the session generation of their token: no rows at all otherwise.
-# The check rides along (uncorrelated: evaluated once), so a token of an ended session
-# reads an empty feed and the service then refuses it.
-_reader = users.alias("reader")
+# A list of the caller's own (CallersOwn) has rows only for the caller's account in the
+# session generation of their token. The check rides along in every such list's statement
+# (uncorrelated: evaluated once), so a token of an ended session reads an empty page and
+# the use case then refuses it (application.lookups.callers_page).
+_caller = users.alias("caller")
+_CALLER_ID: BindParameter[Any] = bindparam("caller_id")
 _CURRENT_SESSION = exists().where(
-    _reader.c.id == bindparam("follower_id"),
-    _reader.c.token_generation == bindparam("token_generation"),
+    _caller.c.id == _CALLER_ID,
+    _caller.c.token_generation == bindparam("caller_generation"),
 )
+
+
+def _callers_session(part: CallersOwn) -> dict[str, Any]:
+    return {"caller_id": part.caller.user_id, "caller_generation": part.caller.token_generation}
+
+
 sql_part(
     FollowedBy,
     where=(
         articles.c.author_id.in_(
-            select(follows.c.followee_id).where(
-                follows.c.follower_id == bindparam("follower_id"), _CURRENT_SESSION
-            )
+            select(follows.c.followee_id).where(follows.c.follower_id == _CALLER_ID)
         ),
     ),
-    parameters=lambda part: {
-        "follower_id": part.caller.user_id,
-        "token_generation": part.caller.token_generation,
-    },
 )
 
 _TAG_ID = select(tags.c.id).where(tags.c.name == bindparam("tag")).scalar_subquery()
@@ -321,12 +324,16 @@ def _clauses(shape: _Shape) -> _Clauses:
         for table, on in part.join:
             from_ = from_.join(table, on)
     where = tuple(condition for part in parts for condition in part.where)
+    if issubclass(shape.source, CallersOwn):
+        where += (_CURRENT_SESSION,)
     order_by = tuple(column for part in parts for column in part.order_by)
     return _Clauses(from_, where, order_by)
 
 
 def _parameters(listing: ArticleList) -> dict[str, Any]:
     parameters = _SQL_PARTS[type(listing.source)].parameters(listing.source)
+    if isinstance(listing.source, CallersOwn):
+        parameters.update(_callers_session(listing.source))
     for part in listing.filters:
         parameters.update(_SQL_PARTS[type(part)].parameters(part))
     parameters.update(_SQL_PARTS[type(listing.order)].parameters(listing.order))

@@ -22,6 +22,7 @@ from application.read_models import (
     ArticleList,
     ArticlePage,
     ArticleView,
+    CallersOwn,
     CommentView,
     FavoritedBy,
     FollowedBy,
@@ -180,7 +181,12 @@ class FakeReadQueries:
         return self._article(article, viewer_id, with_body=True) if article is not None else None
 
     def page(self, listing: ArticleList, viewer_id: int | None) -> ArticlePage:
-        found = _fake(type(listing.source)).rows(self, listing.source)
+        source = listing.source
+        if isinstance(source, CallersOwn):
+            caller = source.caller
+            if not self.uow.users.exists(caller.user_id, caller.token_generation):
+                return ArticlePage(articles=(), total=0)
+        found = _fake(type(source)).rows(self, source)
         for part in listing.filters:
             keep = _fake(type(part)).keep
             found = [row for row in found if keep(self, part, row)]
@@ -292,8 +298,6 @@ def _user_id(reads: FakeReadQueries, username: str) -> int | None:
 
 def _followed(reads: FakeReadQueries, part: FollowedBy) -> list[Listed]:
     reader = part.caller
-    if not reads.uow.users.exists(reader.user_id, reader.token_generation):
-        return []
     followed = {
         followee for follower, followee in reads.uow.users.follows if follower == reader.user_id
     }

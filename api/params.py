@@ -10,6 +10,7 @@ from fastapi import Path, Query
 from pydantic import AfterValidator
 
 from api.schemas import NO_NUL
+from application.read_models import MAX_PAGE_SIZE
 from domain import messages
 from domain.articles import SLUG_MAX
 from domain.users import USERNAME_MAX
@@ -28,3 +29,6 @@ _STATED = {"pattern": NO_NUL}  # the rule, as the document states it
 Slug = Annotated[str, Path(max_length=SLUG_MAX, json_schema_extra=_STATED), _NoNul]
 Username = Annotated[str, Path(max_length=USERNAME_MAX, json_schema_extra=_STATED), _NoNul]
 SearchTerm = Annotated[str | None, Query(max_length=256, json_schema_extra=_STATED), _NoNul]
+# A page of a list: ``limit: Limit = DEFAULT_PAGE_SIZE, offset: Offset = 0``.
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="articles to skip")]

@@ -1,9 +1,9 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from api.dependencies import OptionalCaller, RequiredCaller, service
-from api.params import SearchTerm, Slug
+from api.params import Limit, Offset, SearchTerm, Slug
 from api.responses import json_response, no_content
 from api.schemas import (
     Article,
@@ -15,14 +15,11 @@ from api.schemas import (
     errors,
 )
 from application.articles import ArticleChanges, ArticleDraft, ArticleService
-from application.read_models import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ArticleFilter, ArticleView
+from application.read_models import DEFAULT_PAGE_SIZE, ArticleFilter, ArticleView
 
 router = APIRouter(prefix="/api", tags=["Articles"], responses=errors(503))
 
 Articles = Annotated[ArticleService, service(ArticleService)]
-
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
-Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="articles to skip")]
 
 
 def _article(view: ArticleView) -> Response:

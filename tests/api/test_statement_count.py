@@ -17,7 +17,7 @@ import pytest
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from api.routers.articles import Limit
+from api.params import Limit
 from infrastructure.instrumentation import SentStatements, counting_statements
 from infrastructure.orm import articles
 from tests.api.conftest import auth

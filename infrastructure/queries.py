@@ -241,9 +241,9 @@ sql_part(AllArticles)
 # (uncorrelated: evaluated once), so a token of an ended session reads an empty page and
 # the use case then refuses it (application.lookups.callers_page).
 _caller = users.alias("caller")
-_CALLER_ID: BindParameter[Any] = bindparam("caller_id")
+CALLER_ID: BindParameter[Any] = bindparam("caller_id")  # a CallersOwn part's user id
 _CURRENT_SESSION = exists().where(
-    _caller.c.id == _CALLER_ID,
+    _caller.c.id == CALLER_ID,
     _caller.c.token_generation == bindparam("caller_generation"),
 )
 
@@ -256,7 +256,7 @@ sql_part(
     FollowedBy,
     where=(
         articles.c.author_id.in_(
-            select(follows.c.followee_id).where(follows.c.follower_id == _CALLER_ID)
+            select(follows.c.followee_id).where(follows.c.follower_id == CALLER_ID)
         ),
     ),
 )

@@ -133,7 +133,12 @@ def _statements(client, counter, route: Route, world: World, headers, **params) 
     counter.sent.clear()
     response = send_example(client, route, world, headers, params=params or None)
     assert response.status_code == route.success, response.text
-    return len(_sql(counter))
+    count = len(_sql(counter))
+    if route.requires_caller and route.is_page and not response.json()["articles"]:
+        # An empty list of the caller's own looks their account up: it may be gone
+        # (application.lookups.callers_page). A page with rows checks it in its statement.
+        count -= 1
+    return count
 
 
 def _sql(counter) -> list[str]:

@@ -26,14 +26,14 @@ from tests.integration.test_migrations import sqlite_skips_expression_indexes
 PYPROJECT = REPO / "pyproject.toml"
 
 
-def _with_bookmarks() -> MetaData:
+def _with_highlights() -> MetaData:
     """The mapped metadata plus what a feature would add: a table, and a column on a table
     SQLite cannot alter in place."""
     extended = MetaData(naming_convention=metadata.naming_convention)
     for table in metadata.tables.values():
         table.to_metadata(extended)
     Table(
-        "bookmarks",
+        "highlights",
         extended,
         Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
         Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
@@ -52,15 +52,15 @@ def test_no_change_writes_nothing(tmp_path: Path) -> None:
 
 @sqlite_skips_expression_indexes
 def test_a_change_becomes_a_formatted_batch_revision_that_reaches_it(tmp_path: Path) -> None:
-    extended = _with_bookmarks()
+    extended = _with_highlights()
 
     path = write_revision(
-        "add bookmarks", versions=[tmp_path], write_to=tmp_path, target_metadata=extended
+        "add highlights", versions=[tmp_path], write_to=tmp_path, target_metadata=extended
     )
 
     assert path is not None and path.parent == tmp_path
     source = path.read_text()
-    assert 'op.create_table(\n        "bookmarks",' in source
+    assert 'op.create_table(\n        "highlights",' in source
     assert 'with op.batch_alter_table("articles"' in source
     formatted = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--check", "--config", str(PYPROJECT), str(path)]

@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypedDict
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic_core import PydanticCustomError
 
-from application.read_models import ArticleView, CommentView, ProfileView, UserView
+from application.read_models import ArticlePage, ArticleView, CommentView, ProfileView, UserView
 from domain import articles, comments, users
 from domain.articles import BODY_MAX, DESCRIPTION_MAX, TAG_MAX, TAGS_PER_ARTICLE_MAX, TITLE_MAX
 from domain.comments import COMMENT_MAX
@@ -254,16 +254,20 @@ def _article_fields(view: ArticleView) -> _ArticleFields:
 class SingleArticleResponse(BaseModel):
     article: Article
 
+    @classmethod
+    def of(cls, view: ArticleView) -> "SingleArticleResponse":
+        return cls(article=Article.of(view))
+
 
 class MultipleArticlesResponse(BaseModel):
     articles: list[ArticleInList]
     articlesCount: int
 
     @classmethod
-    def of(cls, views: tuple[ArticleView, ...], total: int) -> "MultipleArticlesResponse":
+    def of(cls, page: ArticlePage) -> "MultipleArticlesResponse":
         return cls(
-            articles=[ArticleInList(**_article_fields(view)) for view in views],
-            articlesCount=total,
+            articles=[ArticleInList(**_article_fields(view)) for view in page.articles],
+            articlesCount=page.total,
         )
 
 

@@ -11,6 +11,10 @@ from domain.users import UserRepository
 
 R = TypeVar("R")
 
+# What ``UnitOfWork.repository`` takes: a repository's class, made with what the unit of
+# work holds open. A service is given one: ``bookmarks: RepositoryClass[Bookmarks]``.
+RepositoryClass = Callable[[Any], R]
+
 
 class UnitOfWork(Protocol):
     """Use as ``with uow: ...; uow.commit()``.
@@ -34,7 +38,7 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def repository(self, make: Callable[[Any], R]) -> R:
+    def repository(self, make: RepositoryClass[R]) -> R:
         """A repository this Protocol does not name (a feature's own), on this unit of
         work's transaction: ``self.uow.repository(self.bookmarks)``.
 

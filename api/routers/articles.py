@@ -6,7 +6,6 @@ from api.dependencies import OptionalCaller, RequiredCaller, service
 from api.params import Limit, Offset, SearchTerm, Slug
 from api.responses import json_response, no_content
 from api.schemas import (
-    Article,
     MultipleArticlesResponse,
     NewArticleRequest,
     SingleArticleResponse,
@@ -15,15 +14,11 @@ from api.schemas import (
     errors,
 )
 from application.articles import ArticleChanges, ArticleDraft, ArticleService
-from application.read_models import DEFAULT_PAGE_SIZE, ArticleFilter, ArticleView
+from application.read_models import DEFAULT_PAGE_SIZE, ArticleFilter
 
 router = APIRouter(prefix="/api", tags=["Articles"], responses=errors(503))
 
 Articles = Annotated[ArticleService, service(ArticleService)]
-
-
-def _article(view: ArticleView) -> Response:
-    return json_response(SingleArticleResponse(article=Article.of(view)))
 
 
 @router.get("/articles", response_model=MultipleArticlesResponse, responses=errors(401, 422))
@@ -40,7 +35,7 @@ def list_articles(
         tag=tag, author=author, favorited_by=favorited, limit=limit, offset=offset
     )
     page = articles.search(filters, caller.user_id if caller else None)
-    return json_response(MultipleArticlesResponse.of(page.articles, page.total))
+    return json_response(MultipleArticlesResponse.of(page))
 
 
 @router.get("/articles/feed", response_model=MultipleArticlesResponse, responses=errors(401, 422))
@@ -51,7 +46,7 @@ def feed(
     offset: Offset = 0,
 ) -> Response:
     page = articles.feed(caller, limit, offset)
-    return json_response(MultipleArticlesResponse.of(page.articles, page.total))
+    return json_response(MultipleArticlesResponse.of(page))
 
 
 @router.post(
@@ -68,14 +63,16 @@ def create_article(
         title=new.title, description=new.description, body=new.body, tag_names=tuple(new.tagList)
     )
     view = articles.create(caller, draft)
-    return json_response(SingleArticleResponse(article=Article.of(view)), status_code=201)
+    return json_response(SingleArticleResponse.of(view), status_code=201)
 
 
 @router.get(
     "/articles/{slug}", response_model=SingleArticleResponse, responses=errors(401, 404, 422)
 )
 def get_article(slug: Slug, caller: OptionalCaller, articles: Articles) -> Response:
-    return _article(articles.get(slug, caller.user_id if caller else None))
+    return json_response(
+        SingleArticleResponse.of(articles.get(slug, caller.user_id if caller else None))
+    )
 
 
 @router.put(
@@ -87,7 +84,7 @@ def update_article(
     slug: Slug, request: UpdateArticleRequest, caller: RequiredCaller, articles: Articles
 ) -> Response:
     changes = ArticleChanges(**request.article.model_dump(exclude_none=True))
-    return _article(articles.update(slug, caller, changes))
+    return json_response(SingleArticleResponse.of(articles.update(slug, caller, changes)))
 
 
 @router.delete("/articles/{slug}", status_code=204, responses=errors(401, 403, 404, 422))
@@ -103,7 +100,7 @@ def delete_article(slug: Slug, caller: RequiredCaller, articles: Articles) -> Re
     responses=errors(401, 404, 422),
 )
 def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
-    return _article(articles.favorite(slug, caller))
+    return json_response(SingleArticleResponse.of(articles.favorite(slug, caller)))
 
 
 @router.delete(
@@ -113,7 +110,7 @@ def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response
     responses=errors(401, 404, 422),
 )
 def unfavorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
-    return _article(articles.unfavorite(slug, caller))
+    return json_response(SingleArticleResponse.of(articles.unfavorite(slug, caller)))
 
 
 @router.get("/tags", response_model=TagsResponse, tags=["Tags"])

@@ -14,10 +14,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from application.articles import ArticleService
+from application.bookmarks import BookmarkService
 from application.comments import CommentService
 from application.ports import SystemClock
 from application.profiles import ProfileService
 from application.users import UserService
+from infrastructure.bookmarks import SqlAlchemyBookmarks
 from infrastructure.engine import create_db_engine
 from infrastructure.instrumentation import DatabaseMetrics, counting_statements
 from infrastructure.orm import map_entities
@@ -98,6 +100,7 @@ class Container(containers.DeclarativeContainer):
     profile_service = providers.Factory(ProfileService, uow=uow)
     article_service = providers.Factory(ArticleService, uow=uow, clock=clock)
     comment_service = providers.Factory(CommentService, uow=uow, clock=clock)
+    bookmark_service = providers.Factory(BookmarkService, uow, SqlAlchemyBookmarks, clock)
 
 
 def services_of(container: Container) -> dict[type, providers.Provider[Any]]:

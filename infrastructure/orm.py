@@ -125,6 +125,15 @@ favorites = Table(
     Index(None, "article_id"),
 )
 
+bookmarks = Table(
+    "bookmarks",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", Timestamp, nullable=False),
+    Index(None, "article_id"),
+)
+
 comments = Table(
     "comments",
     metadata,

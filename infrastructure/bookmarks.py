@@ -1,0 +1,34 @@
+"""The reading list in SQL: its repository and how its list parts read."""
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete
+from sqlalchemy.orm import Session
+
+from application.bookmarks import BookmarkedBy, NewestBookmarkFirst
+from domain.articles import Article
+from infrastructure.orm import articles, bookmarks
+from infrastructure.queries import CALLER_ID, sql_part
+from infrastructure.repositories._sql import insert_ignoring_duplicates
+
+_REMOVE = delete(bookmarks).filter_by(user_id=bindparam("user"), article_id=bindparam("article"))
+
+
+class SqlAlchemyBookmarks:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, user_id: int, article: Article, at: datetime) -> None:
+        row = {"user_id": user_id, "article_id": article.id, "created_at": at}
+        insert_ignoring_duplicates(self.session, bookmarks, [row])
+
+    def remove(self, user_id: int, article: Article) -> None:
+        self.session.connection().execute(_REMOVE, {"user": user_id, "article": article.id})
+
+
+sql_part(
+    BookmarkedBy,
+    join=((bookmarks, bookmarks.c.article_id == articles.c.id),),
+    where=(bookmarks.c.user_id == CALLER_ID,),
+)
+sql_part(NewestBookmarkFirst, order_by=(bookmarks.c.created_at.desc(), articles.c.id.desc()))

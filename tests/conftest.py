@@ -11,6 +11,7 @@ built by the migrations themselves, so every test also exercises them.
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -124,7 +125,12 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
     """The production engine factory on a test database; tables are emptied afterwards."""
-    engine = create_db_engine(settings)
+    with _emptied_after(create_db_engine(settings)) as engine:
+        yield engine
+
+
+@contextmanager
+def _emptied_after(engine: Engine) -> Iterator[Engine]:
     try:
         yield engine
     finally:
@@ -165,13 +171,10 @@ def contract_engine(request: pytest.FixtureRequest, implementation: str) -> Iter
     if implementation == "fake":
         yield None
         return
-    engine = create_db_engine(settings_for(request.getfixturevalue(f"{implementation}_url")))
-    count_statements(engine)
-    try:
+    url = request.getfixturevalue(f"{implementation}_url")
+    with _emptied_after(create_db_engine(settings_for(url))) as engine:
+        count_statements(engine)
         yield engine
-    finally:
-        _empty_tables(engine)
-        engine.dispose()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from application.bookmarks import BookmarkedBy, NewestBookmarkFirst
 from domain.articles import Article
 from infrastructure.orm import articles, bookmarks
 from infrastructure.queries import CALLER_ID, sql_part
-from infrastructure.repositories._sql import insert_ignoring_duplicates
+from infrastructure.repositories.shared import insert_ignoring_duplicates
 
 _REMOVE = delete(bookmarks).filter_by(user_id=bindparam("user"), article_id=bindparam("article"))
 

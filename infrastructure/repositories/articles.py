@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from domain.articles import Article, Tag
 from infrastructure.orm import articles, favorites, tags
-from infrastructure.repositories._sql import delete_entity, insert_ignoring_duplicates
+from infrastructure.repositories.shared import delete_entity, insert_ignoring_duplicates
 
 # Built once with bound parameters: building and cache-keying a statement per call costs
 # about as much as running it. Core statements run on the session's connection; those

@@ -2,7 +2,7 @@ from sqlalchemy.orm import Session
 
 from domain.comments import Comment
 from infrastructure.orm import comments
-from infrastructure.repositories._sql import delete_entity
+from infrastructure.repositories.shared import delete_entity
 
 
 class SqlAlchemyCommentRepository:

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from domain.users import User, username_key
 from infrastructure.orm import follows, users
-from infrastructure.repositories._sql import insert_ignoring_duplicates
+from infrastructure.repositories.shared import insert_ignoring_duplicates
 
 # Built once with bound parameters (see repositories/articles.py).
 _USER_EXISTS = select(

@@ -1,4 +1,4 @@
-"""Dialect helpers shared by the repositories."""
+"""What every repository may use: inserts that ignore duplicates, deletes by key."""
 
 from functools import cache
 from typing import Any, Protocol

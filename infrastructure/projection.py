@@ -18,7 +18,7 @@ and a page has 20 rows of 14 columns.
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Label, Row
 
@@ -39,6 +39,8 @@ class Projection(Generic[T]):
     def __init__(
         self, model: type[T], /, **fields: "ColumnElement[Any] | Converted | Projection[Any]"
     ) -> None:
+        # The ignore: read models are dataclasses, but T cannot be bound to typeshed's
+        # DataclassInstance (a private, type-checking-only name).
         declared = [field.name for field in dataclasses.fields(model)]  # type: ignore[arg-type]
         if sorted(fields) != sorted(declared):
             raise TypeError(
@@ -54,7 +56,7 @@ class Projection(Generic[T]):
         # Safe to run: the source holds only the model's field names and counters.
         exec(source, names)
         self.columns: tuple[Label[Any], ...] = tuple(columns)
-        self.read: Callable[[Row[Any]], T] = names["read"]  # type: ignore[assignment]
+        self.read = cast(Callable[[Row[Any]], T], names["read"])  # made once, at import
 
     def _expression(self, prefix: str, columns: list[Label[Any]], names: dict[str, object]) -> str:
         """The constructor call of this projection's model, over the row's values ``v0``..."""

@@ -5,15 +5,15 @@ import pkgutil
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute, iter_route_contexts
 
 import api.routers
 from api.container import Container, services_of
 from api.dependencies import declare_optional_auth, services_asked_for
 from api.errors import install_error_handlers
-from api.middleware import Admission, RequestContext
+from api.middleware import HASHES_PASSWORD, Admission, RequestContext
 from api.process import serving_process
-from api.protection import AddressRateLimit, SecurityHeaders
-from api.routers import users
+from api.protection import LIMITED_PER_ADDRESS, AddressRateLimit, SecurityHeaders
 
 
 def routers() -> list[APIRouter]:
@@ -25,6 +25,18 @@ def routers() -> list[APIRouter]:
         for module in modules
         if isinstance(getattr(module, "router", None), APIRouter)
     ]
+
+
+def routes_marked(app: FastAPI, mark: str) -> frozenset[tuple[str, str]]:
+    """(method, path) of every route that says ``mark`` in its ``openapi_extra``."""
+    return frozenset(
+        (method, route.path_format)
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute)
+        and route.path_format is not None
+        and (route.original_route.openapi_extra or {}).get(mark)
+        for method in route.methods or ()
+    )
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -73,12 +85,14 @@ def create_app(container: Container | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         slots=slots,
         password_slots=password_slots,
-        password_routes=users.HASHES_PASSWORDS,
+        password_routes=routes_marked(app, HASHES_PASSWORD),
         timeout=settings.admission_timeout_seconds,
     )
     if settings.auth_requests_per_address_per_minute:
         app.add_middleware(
-            AddressRateLimit, limit=container.auth_address_limit(), routes=users.SIGNS_IN
+            AddressRateLimit,
+            limit=container.auth_address_limit(),
+            routes=routes_marked(app, LIMITED_PER_ADDRESS),
         )
     if settings.cors_origins:
         app.add_middleware(

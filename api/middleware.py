@@ -128,6 +128,11 @@ class RequestContext:
                     )
 
 
+# Marks a route whose use case hashes a password: admitted to the password lane, not the
+# database lane. A route says so itself: ``openapi_extra={HASHES_PASSWORD: True}``.
+HASHES_PASSWORD = "x-hashes-password"
+
+
 class Admission:
     """Reads a request's whole body, then admits it to its lane, then replays the body.
 

@@ -35,6 +35,11 @@ def client_key(host: str) -> str:
     return str(address)
 
 
+# Marks a route limited per client address (registration and login: each costs a password
+# hash, and login is where guessing happens): ``openapi_extra={LIMITED_PER_ADDRESS: True}``.
+LIMITED_PER_ADDRESS = "x-limited-per-address"
+
+
 class AddressRateLimit:
     """At most ``limit`` requests per client address to ``routes``; beyond it 429 with
     ``Retry-After``, before the body is read or anything else is taken.

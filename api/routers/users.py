@@ -3,6 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 
 from api.dependencies import PresentedToken, RequiredCaller, service
+from api.middleware import HASHES_PASSWORD
+from api.protection import LIMITED_PER_ADDRESS
 from api.responses import json_response
 from api.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse, errors
 from application.users import UserChanges, UserService
@@ -11,18 +13,17 @@ router = APIRouter(prefix="/api", tags=["User and Authentication"], responses=er
 
 Users = Annotated[UserService, service(UserService)]
 
-# The routes whose use case hashes a password (the update only when it changes one): they
-# are admitted to the password lane, not the database lane (api.middleware.Admission).
-HASHES_PASSWORDS = frozenset(
-    {("POST", "/api/users"), ("POST", "/api/users/login"), ("PUT", "/api/user")}
-)
-# Registration and login: limited per client address (api.protection.AddressRateLimit), as
-# each costs a password hash and login is where guessing happens.
-SIGNS_IN = frozenset({("POST", "/api/users"), ("POST", "/api/users/login")})
+# Registration and login hash a password and are limited per client address; the update
+# hashes one when it changes it (api.middleware.Admission, api.protection.AddressRateLimit).
+SIGNS_IN = {HASHES_PASSWORD: True, LIMITED_PER_ADDRESS: True}
 
 
 @router.post(
-    "/users", status_code=201, response_model=UserResponse, responses=errors(400, 413, 422, 429)
+    "/users",
+    status_code=201,
+    response_model=UserResponse,
+    responses=errors(400, 413, 422, 429),
+    openapi_extra=SIGNS_IN,
 )
 def register(request: NewUserRequest, users: Users) -> Response:
     new = request.user
@@ -30,7 +31,12 @@ def register(request: NewUserRequest, users: Users) -> Response:
     return json_response(UserResponse.of(result.user, result.token), status_code=201)
 
 
-@router.post("/users/login", response_model=UserResponse, responses=errors(400, 401, 413, 422, 429))
+@router.post(
+    "/users/login",
+    response_model=UserResponse,
+    responses=errors(400, 401, 413, 422, 429),
+    openapi_extra=SIGNS_IN,
+)
 def login(request: LoginUserRequest, users: Users) -> Response:
     result = users.login(email=request.user.email, password=request.user.password)
     return json_response(UserResponse.of(result.user, result.token))
@@ -41,7 +47,12 @@ def current_user(caller: RequiredCaller, token: PresentedToken, users: Users) ->
     return json_response(UserResponse.of(users.current(caller), token))
 
 
-@router.put("/user", response_model=UserResponse, responses=errors(400, 401, 413, 422))
+@router.put(
+    "/user",
+    response_model=UserResponse,
+    responses=errors(400, 401, 413, 422),
+    openapi_extra={HASHES_PASSWORD: True},
+)
 def update_user(
     request: UpdateUserRequest, caller: RequiredCaller, token: PresentedToken, users: Users
 ) -> Response:

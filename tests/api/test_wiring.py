@@ -13,8 +13,11 @@ from fastapi.testclient import TestClient
 
 import api.app
 import api.routers
+from api.app import routes_marked
 from api.container import Container
 from api.dependencies import service
+from api.middleware import HASHES_PASSWORD
+from api.protection import LIMITED_PER_ADDRESS
 from domain import messages
 from domain.errors import NotFound
 
@@ -67,3 +70,26 @@ def test_the_app_factory_refuses_a_route_whose_service_is_not_wired(
 
     with pytest.raises(RuntimeError, match=r"no provider in api/container\.py for Unwired"):
         api.app.create_app(container)
+
+
+def test_the_password_lane_and_the_address_limit_take_the_routes_marked_for_them(
+    client: TestClient,
+) -> None:
+    app = client.app
+    assert routes_marked(app, HASHES_PASSWORD) == {
+        ("POST", "/api/users"),
+        ("POST", "/api/users/login"),
+        ("PUT", "/api/user"),
+    }
+    assert routes_marked(app, LIMITED_PER_ADDRESS) == {
+        ("POST", "/api/users"),
+        ("POST", "/api/users/login"),
+    }
+
+    extra = APIRouter()
+
+    @extra.post("/api/users/password-reset", openapi_extra={HASHES_PASSWORD: True})
+    def reset() -> None: ...
+
+    app.include_router(extra)
+    assert ("POST", "/api/users/password-reset") in routes_marked(app, HASHES_PASSWORD)

@@ -48,6 +48,12 @@ class SentStatements:
     def __exit__(self, *_exc_info: object) -> None:
         _open.reset(self._token)
 
+    def queries(self) -> list[str]:
+        """The recorded statements' SQL, but SQLite's ``BEGIN IMMEDIATE``: what a use case
+        asked of the database, without the transaction control around it."""
+        assert self.sent is not None, "counting_statements(record=True) records them"
+        return [statement.sql for statement in self.sent if not statement.sql.startswith("BEGIN")]
+
 
 # The blocks open in this context, innermost last. The engine hook runs in a worker thread,
 # which shares the request's context (and so these objects) but cannot rebind the variable.

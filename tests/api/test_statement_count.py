@@ -66,7 +66,7 @@ def statements_for(client, counter, url: str, headers: dict[str, str]) -> int:
     counter.sent.clear()
     response = client.get(url, headers=headers)
     assert response.status_code == 200, response.text
-    return sum(not statement.sql.startswith("BEGIN") for statement in counter.sent)
+    return len(counter.queries())
 
 
 def test_article_list_statements_do_not_grow_with_the_page(client, counter, viewer):
@@ -133,16 +133,12 @@ def _statements(client, counter, route: Route, world: World, headers, **params) 
     counter.sent.clear()
     response = send_example(client, route, world, headers, params=params or None)
     assert response.status_code == route.success, response.text
-    count = len(_sql(counter))
+    count = len(counter.queries())
     if route.requires_caller and route.is_page and not response.json()["articles"]:
         # An empty list of the caller's own looks their account up: it may be gone
         # (application.lookups.callers_page). A page with rows checks it in its statement.
         count -= 1
     return count
-
-
-def _sql(counter) -> list[str]:
-    return [statement.sql for statement in counter.sent if not statement.sql.startswith("BEGIN")]
 
 
 def check_statement_bound(client, counter, world: World, route: Route) -> None:
@@ -162,7 +158,7 @@ def check_statement_bound(client, counter, world: World, route: Route) -> None:
         else:
             count = _statements(client, counter, route, world, headers)
         assert count <= bound, f"{route}: {count} statements (at most {bound})\n" + "\n".join(
-            _sql(counter)
+            counter.queries()
         )
 
 

@@ -5,11 +5,10 @@ import pkgutil
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.routing import APIRoute, iter_route_contexts
 
 import api.routers
 from api.container import Container, services_of
-from api.dependencies import declare_optional_auth, services_asked_for
+from api.dependencies import declare_optional_auth, endpoints, services_asked_for
 from api.errors import install_error_handlers
 from api.middleware import HASHES_PASSWORD, Admission, RequestContext
 from api.process import serving_process
@@ -29,14 +28,12 @@ def routers() -> list[APIRouter]:
 
 def routes_marked(app: FastAPI, mark: str) -> frozenset[tuple[str, str]]:
     """(method, path) of every route that says ``mark`` in its ``openapi_extra``."""
-    return frozenset(
-        (method, route.path_format)
-        for route in iter_route_contexts(app.routes)
-        if isinstance(route.original_route, APIRoute)
-        and route.path_format is not None
-        and (route.original_route.openapi_extra or {}).get(mark)
-        for method in route.methods or ()
-    )
+    marked: set[tuple[str, str]] = set()
+    for route in endpoints(app):
+        extra = getattr(route.original_route, "openapi_extra", None) or {}
+        if extra.get(mark) and route.path_format is not None:
+            marked.update((method, route.path_format) for method in route.methods or ())
+    return frozenset(marked)
 
 
 def create_app(container: Container | None = None) -> FastAPI:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.security import APIKeyHeader
 
 from api.container import Container
@@ -90,8 +90,8 @@ def declare_optional_auth(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         document = build()
-        for route in iter_route_contexts(app.routes):
-            if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+        for route in endpoints(app):
+            if not route.include_in_schema:
                 continue
             calls = {dependant.call for dependant in _dependants(route.dependant)}
             if optional_caller not in calls or required_caller in calls:
@@ -103,6 +103,13 @@ def declare_optional_auth(app: FastAPI) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
+
+
+def endpoints(app: FastAPI) -> Iterator[RouteContext]:
+    """The app's endpoint routes (FastAPI's ``APIRoute``s, nested routers included)."""
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute) and route.path_format is not None:
+            yield route
 
 
 def _dependants(dependant: Dependant) -> Iterator[Dependant]:
@@ -134,8 +141,7 @@ def services_asked_for(app: FastAPI) -> set[type]:
     """The service classes the app's routes ask for through ``service()``."""
     return {
         _SERVICE_KINDS[dependant.call]
-        for route in iter_route_contexts(app.routes)
-        if isinstance(route.original_route, APIRoute)
+        for route in endpoints(app)
         for dependant in _dependants(route.dependant)
         if dependant.call in _SERVICE_KINDS
     }

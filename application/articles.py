@@ -1,23 +1,33 @@
 """Articles: writing, editing, deleting, favoriting, and the read side's lists."""
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from application.caller import Caller
 from application.lookups import (
     callers_page,
     check_page,
-    require_account,
-    require_article,
+    require_article_for_caller,
     require_article_view,
     require_own_article,
+    require_user,
 )
 from application.ports import Clock
-from application.read_models import ArticleFilter, ArticleList, ArticlePage, ArticleView, FollowedBy
+from application.read_models import (
+    ArticleFilter,
+    ArticleList,
+    ArticlePage,
+    ArticleView,
+    FollowedBy,
+    ProfileView,
+)
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
 from domain import articles as rules
+from domain import messages
 from domain.articles import Article
+from domain.errors import AlreadyExists
+from domain.users import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,22 +82,26 @@ class ArticleService:
 
     @retry_on_conflict
     def create(self, caller: Caller, draft: ArticleDraft) -> ArticleView:
-        """Write an article with its tags, all or nothing. Its slug is unique."""
-        rules.check_title(draft.title)
-        author_id = caller.user_id
+        """Write an article with its tags, all or nothing. Its slug is unique: a title whose
+        slug is taken (or reserved) gets a random suffix, even when a concurrent writer
+        took it a moment ago."""
+        slug = rules.slugify(draft.title)
+        article = Article.write(
+            author_id=caller.user_id,
+            slug=_suffixed(slug) if slug in rules.RESERVED_SLUGS else slug,
+            title=draft.title,
+            description=draft.description,
+            body=draft.body,
+            tag_names=list(draft.tag_names),
+            now=self.clock.now(),
+        )
         with self.uow:
-            require_account(self.uow, caller)
-            article = Article.write(
-                author_id=author_id,
-                slug=self._free_slug(draft.title),
-                title=draft.title,
-                description=draft.description,
-                body=draft.body,
-                tag_names=list(draft.tag_names),
-                now=self.clock.now(),
-            )
-            self.uow.articles.add(article)
-            view = require_article_view(self.uow, article.slug, author_id)
+            author = require_user(self.uow, caller)
+            if not self.uow.articles.add(article):
+                article.slug = _suffixed(slug)
+                if not self.uow.articles.add(article):  # one chance in 2**32
+                    raise AlreadyExists(messages.SLUG_TAKEN)
+            view = _as_written(article, author)
             self.uow.commit()
         return view
 
@@ -122,21 +136,22 @@ class ArticleService:
 
     @retry_on_conflict
     def favorite(self, slug: str, caller: Caller) -> ArticleView:
+        """Favorite once: a second time changes nothing."""
         with self.uow:
-            require_account(self.uow, caller)
-            article = require_article(self.uow, slug)
-            self.uow.articles.add_favorite(article, caller.user_id)
-            view = require_article_view(self.uow, slug, caller.user_id)
+            view = require_article_for_caller(self.uow, slug, caller)
+            if not view.favorited:
+                count = self.uow.articles.add_favorite(slug, caller.user_id)
+                view = self._favorite_moved(view, caller, count, favorited=True)
             self.uow.commit()
         return view
 
     @retry_on_conflict
     def unfavorite(self, slug: str, caller: Caller) -> ArticleView:
         with self.uow:
-            require_account(self.uow, caller)
-            article = require_article(self.uow, slug)
-            self.uow.articles.remove_favorite(article, caller.user_id)
-            view = require_article_view(self.uow, slug, caller.user_id)
+            view = require_article_for_caller(self.uow, slug, caller)
+            if view.favorited:
+                count = self.uow.articles.remove_favorite(slug, caller.user_id)
+                view = self._favorite_moved(view, caller, count, favorited=False)
             self.uow.commit()
         return view
 
@@ -151,5 +166,38 @@ class ArticleService:
         """
         slug = rules.slugify(title)
         if slug in rules.RESERVED_SLUGS or self.uow.articles.slug_exists(slug):
-            slug = f"{slug}-{secrets.token_hex(4)}"
+            slug = _suffixed(slug)
         return slug
+
+    def _favorite_moved(
+        self, view: ArticleView, caller: Caller, count: int | None, *, favorited: bool
+    ) -> ArticleView:
+        """``view`` once the caller's favorite became ``favorited`` and the article's count
+        ``count``. ``None``: this unit changed nothing, as another request of the caller's
+        (or a delete) got there between the read and the write, so read what is there now.
+        """
+        if count is None:
+            return require_article_view(self.uow, view.slug, caller.user_id)
+        return replace(view, favorited=favorited, favorites_count=count)
+
+
+def _suffixed(slug: str) -> str:
+    return f"{slug}-{secrets.token_hex(4)}"
+
+
+def _as_written(article: Article, author: User) -> ArticleView:
+    """A new article as its author reads it, from what writing it holds, not read back: no
+    favorites yet, the author does not follow themselves (``ProfileService`` refuses it),
+    its tags sorted as the read side sorts them."""
+    return ArticleView(
+        slug=article.slug,
+        title=article.title,
+        description=article.description,
+        body=article.body,
+        tag_list=tuple(sorted(tag.name for tag in article.tags)),
+        created_at=article.created_at,
+        updated_at=article.updated_at,
+        favorited=False,
+        favorites_count=0,
+        author=ProfileView(author.username, author.bio, author.image, following=False),
+    )

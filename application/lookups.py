@@ -117,6 +117,21 @@ def require_article_view(uow: UnitOfWork, slug: str, viewer_id: int | None) -> A
     return view
 
 
+def require_article_for_caller(uow: UnitOfWork, slug: str, caller: Caller) -> ArticleView:
+    """The article as the caller sees it, or 404; as ``require_account``, a token of an ended
+    session or a gone account does not count.
+
+    One statement reads the article and checks the account and session (as a list of the
+    caller's own does: ``callers_page``); only when it finds nothing is the account looked
+    up, to tell which it was.
+    """
+    view = uow.reads.article_for_caller(slug, caller)
+    if view is None:
+        require_account(uow, caller)
+        raise NotFound(messages.ARTICLE_NOT_FOUND)
+    return view
+
+
 def check_page(limit: int, offset: int) -> None:
     """A page's bounds: 1..MAX_PAGE_SIZE items, from a non-negative offset."""
     if not 1 <= limit <= MAX_PAGE_SIZE:

@@ -187,6 +187,12 @@ class ReadQueries(Protocol):
 
     def article(self, slug: str, viewer_id: int | None) -> ArticleView | None: ...
 
+    def article_for_caller(self, slug: str, caller: Caller) -> ArticleView | None:
+        """The article as the caller sees it; ``None`` if there is no such article, or if the
+        caller's account or session no longer holds (checked in the same statement, as a
+        ``CallersOwn`` list does: ``application.lookups.require_article_for_caller``)."""
+        ...
+
     def page(self, listing: ArticleList, viewer_id: int | None) -> ArticlePage:
         """One page of the list, without bodies, and how many articles the list has."""
         ...

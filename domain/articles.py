@@ -1,8 +1,8 @@
 """The article aggregate: an article with its tags, its slug rule and its repository.
 
 Favorites belong to the article aggregate too: the repository adds or removes a favorite
-and moves ``favorites_count`` in the same statement sequence, so the count is always the
-number of favorite rows.
+and moves ``favorites_count`` in the same unit of work (one statement where the database
+allows), so the count is always the number of favorite rows.
 """
 
 import re
@@ -108,8 +108,10 @@ class Article:
 class ArticleRepository(Protocol):
     """Articles, their tags and favorites. Implementations flush, never commit."""
 
-    def add(self, article: Article) -> None:
-        """Store a new article; its tags are matched by name with the tags already stored."""
+    def add(self, article: Article) -> bool:
+        """Store a new article and give it its id; its tags are matched by name with the
+        tags already stored (new names are stored). False if its slug is taken (perhaps by
+        a concurrent writer a moment ago): then no article is stored."""
         ...
 
     def get_by_slug(self, slug: str, *, for_update: bool = False) -> Article | None:
@@ -130,10 +132,13 @@ class ArticleRepository(Protocol):
         """Delete the article with its tags links, comments and favorites."""
         ...
 
-    def add_favorite(self, article: Article, user_id: int) -> bool:
-        """Favorite once; True if this call added it. ``favorites_count`` follows the rows."""
+    def add_favorite(self, slug: str, user_id: int) -> int | None:
+        """Favorite the article of this slug once: its ``favorites_count`` after this call
+        added the favorite, or None if it added none (a favorite already, or no such
+        article). The count follows the rows."""
         ...
 
-    def remove_favorite(self, article: Article, user_id: int) -> bool:
-        """Unfavorite; True if this call removed a favorite."""
+    def remove_favorite(self, slug: str, user_id: int) -> int | None:
+        """Unfavorite: the ``favorites_count`` after this call removed the favorite, or
+        None if it removed none."""
         ...

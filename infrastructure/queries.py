@@ -47,6 +47,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.functions import GenericFunction
 
+from application.caller import Caller
 from application.read_models import (
     AllArticles,
     ArticleList,
@@ -248,8 +249,8 @@ _CURRENT_SESSION = exists().where(
 )
 
 
-def _callers_session(part: CallersOwn) -> dict[str, Any]:
-    return {"caller_id": part.caller.user_id, "caller_generation": part.caller.token_generation}
+def _callers_session(caller: Caller) -> dict[str, Any]:
+    return {"caller_id": caller.user_id, "caller_generation": caller.token_generation}
 
 
 sql_part(
@@ -333,7 +334,7 @@ def _clauses(shape: _Shape) -> _Clauses:
 def _parameters(listing: ArticleList) -> dict[str, Any]:
     parameters = _SQL_PARTS[type(listing.source)].parameters(listing.source)
     if isinstance(listing.source, CallersOwn):
-        parameters.update(_callers_session(listing.source))
+        parameters.update(_callers_session(listing.source.caller))
     for part in listing.filters:
         parameters.update(_SQL_PARTS[type(part)].parameters(part))
     parameters.update(_SQL_PARTS[type(listing.order)].parameters(listing.order))
@@ -371,6 +372,12 @@ def _article_statement(viewer: Viewer) -> Select[Any]:
         .select_from(articles.join(users, users.c.id == articles.c.author_id))
         .where(articles.c.slug == bindparam("slug"))
     )
+
+
+@cache
+def _article_for_caller_statement() -> Select[Any]:
+    # The caller's session rides along, as in a list of the caller's own: no row if it ended.
+    return _article_statement(Viewer.SIGNED_IN).where(_CURRENT_SESSION)
 
 
 _TAGS_IN_USE = select(tags.c.name).where(exists().where(article_tags.c.tag_id == tags.c.id))
@@ -422,6 +429,13 @@ class SqlAlchemyReadQueries:
             _article_statement(viewer), {"slug": slug, "viewer_id": viewer_id}
         ).first()
         return _ARTICLE[viewer].read(row) if row is not None else None
+
+    def article_for_caller(self, slug: str, caller: Caller) -> ArticleView | None:
+        row = self._connection.execute(
+            _article_for_caller_statement(),
+            {"slug": slug, "viewer_id": caller.user_id, **_callers_session(caller)},
+        ).first()
+        return _ARTICLE[Viewer.SIGNED_IN].read(row) if row is not None else None
 
     def page(self, listing: ArticleList, viewer_id: int | None) -> ArticlePage:
         shape, viewer = _Shape.of(listing), Viewer.of(viewer_id)

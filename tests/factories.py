@@ -106,15 +106,14 @@ def store(new_uow: Callable[[], UnitOfWork], *things: object) -> None:
                 case User():
                     uow.users.add(thing)
                 case Article():
-                    uow.articles.add(thing)
+                    assert uow.articles.add(thing), f"slug taken: {thing.slug}"
                 case Comment():
                     uow.comments.add(thing)
                 case Follow():
                     uow.users.follow(thing.follower_id, thing.followee_id)
                 case Favorite():
-                    article = uow.articles.get_by_slug(thing.article_slug)
-                    assert article is not None, thing
-                    uow.articles.add_favorite(article, thing.user_id)
+                    added = uow.articles.add_favorite(thing.article_slug, thing.user_id)
+                    assert added is not None, f"no such article, or a favorite already: {thing}"
                 case _:
                     raise TypeError(f"cannot store {thing!r}")
         uow.commit()

@@ -114,11 +114,13 @@ class FakeArticleRepository:
         self._next_id = 1
         self._next_tag_id = 1
 
-    def add(self, article: Article) -> None:
-        self._ensure_slug_free(article)
+    def add(self, article: Article) -> bool:
+        if self.slug_exists(article.slug):
+            return False
         article.tags = [self._stored_tag(name) for name in sorted({t.name for t in article.tags})]
         article.id, self._next_id = self._next_id, self._next_id + 1
         self.articles[article.id] = article
+        return True
 
     def get_by_slug(self, slug: str, *, for_update: bool = False) -> Article | None:
         return next((a for a in self.articles.values() if a.slug == slug), None)
@@ -137,21 +139,22 @@ class FakeArticleRepository:
         for comment in [c for c in self._comments.comments.values() if c.article_id == article.id]:
             self._comments.remove(comment)
 
-    def add_favorite(self, article: Article, user_id: int) -> bool:
+    def add_favorite(self, slug: str, user_id: int) -> int | None:
+        article = self.get_by_slug(slug)
+        if article is None or (user_id, article.id) in self.favorites:
+            return None
         assert article.id is not None
-        if (user_id, article.id) in self.favorites:
-            return False
         self.favorites.add((user_id, article.id))
         article.favorites_count += 1
-        return True
+        return article.favorites_count
 
-    def remove_favorite(self, article: Article, user_id: int) -> bool:
-        assert article.id is not None
-        if (user_id, article.id) not in self.favorites:
-            return False
+    def remove_favorite(self, slug: str, user_id: int) -> int | None:
+        article = self.get_by_slug(slug)
+        if article is None or (user_id, article.id) not in self.favorites:
+            return None
         self.favorites.discard((user_id, article.id))
         article.favorites_count -= 1
-        return True
+        return article.favorites_count
 
     def _stored_tag(self, name: str) -> Tag:
         if name not in self.tags:
@@ -179,6 +182,11 @@ class FakeReadQueries:
     def article(self, slug: str, viewer_id: int | None) -> ArticleView | None:
         article = self.uow.articles.get_by_slug(slug)
         return self._article(article, viewer_id, with_body=True) if article is not None else None
+
+    def article_for_caller(self, slug: str, caller: Caller) -> ArticleView | None:
+        if not self.uow.users.exists(caller.user_id, caller.token_generation):
+            return None
+        return self.article(slug, caller.user_id)
 
     def page(self, listing: ArticleList, viewer_id: int | None) -> ArticlePage:
         source = listing.source

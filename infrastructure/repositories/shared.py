@@ -10,13 +10,18 @@ from sqlalchemy.orm import Session
 from infrastructure.backend import Backend, backend_of
 
 
-@cache
-def _insert_ignoring_duplicates(backend: Backend, table: Table) -> Insert:
+def dialect_insert(backend: Backend, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The backend's own ``INSERT`` into ``table``: the one that has ``ON CONFLICT``."""
     # The function, not the module: a module chosen at run time is untyped to the checker.
     insert = postgresql.insert if backend is Backend.POSTGRESQL else sqlite.insert
+    return insert(table)
+
+
+@cache
+def _insert_ignoring_duplicates(backend: Backend, table: Table) -> Insert:
     first_key = table.primary_key.columns.values()[0]
     # Count the RETURNING rows: a cursor's rowcount for INSERT is not reliable across drivers.
-    return insert(table).on_conflict_do_nothing().returning(first_key)
+    return dialect_insert(backend, table).on_conflict_do_nothing().returning(first_key)
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:

@@ -1,17 +1,20 @@
 """Use cases run at the same moment from many threads, each with its own unit of work."""
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select, text
 
-from application.articles import ArticleService
+from application.articles import ArticleDraft, ArticleService
 from application.ports import SystemClock
 from application.users import UserService
 from domain.errors import AlreadyExists
+from infrastructure.backend import Backend, backend_of
 from infrastructure.engine import create_db_engine
-from infrastructure.orm import articles, favorites, users
+from infrastructure.instrumentation import count_statements, counting_statements
+from infrastructure.orm import article_tags, articles, favorites, tags, users
 from infrastructure.security import Argon2PasswordHasher, JwtTokenService
 from infrastructure.sessions import create_session_factory
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
@@ -84,6 +87,88 @@ def test_favorites_count_equals_favorite_rows_under_concurrent_favorites(wide_en
     assert not [r for r in results if isinstance(r, Exception)]
     assert count(wide_engine, stored) == count(wide_engine, rows) == len(latecomers)
     assert wide_engine.pool.checkedout() == 0
+
+
+def _tag_names(engine: Engine) -> dict[str, list[str]]:
+    """Each article's tag names, by slug."""
+    linked = (
+        select(articles.c.slug, tags.c.name)
+        .join(article_tags, article_tags.c.article_id == articles.c.id)
+        .join(tags, tags.c.id == article_tags.c.tag_id)
+        .order_by(tags.c.name)
+    )
+    with engine.connect() as connection:
+        found: dict[str, list[str]] = {}
+        for slug, name in connection.execute(linked):
+            found.setdefault(slug, []).append(name)
+        return found
+
+
+def test_concurrent_articles_with_one_title_and_new_tags_are_all_written(wide_engine):
+    new_uow = lambda: SqlAlchemyUnitOfWork(create_session_factory(wide_engine))  # noqa: E731
+    authors = UserFactory.create_batch(20)
+    store(new_uow, *authors)
+    draft = ArticleDraft("One title", "d", "b", ("brand-new", "also-new"))
+
+    results = at_once(
+        [
+            lambda a=a: ArticleService(new_uow(), SystemClock()).create(as_caller(a), draft)
+            for a in authors
+        ]
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    # The slug race has one winner; the others take a suffix, in the same unit of work.
+    slugs = {view.slug for view in results}
+    assert len(slugs) == len(authors) and "one-title" in slugs
+    assert _tag_names(wide_engine) == {slug: ["also-new", "brand-new"] for slug in slugs}
+    assert count(wide_engine, select(func.count()).select_from(tags)) == 2
+    assert wide_engine.pool.checkedout() == 0
+
+
+def test_a_tag_another_writer_stores_meanwhile_is_linked_too(wide_engine):
+    """The other writer's tag commits while the statement that writes the article waits
+    for it: that statement neither sees nor inserts it, and still the article gets it."""
+    new_uow = lambda: SqlAlchemyUnitOfWork(create_session_factory(wide_engine))  # noqa: E731
+    author = UserFactory()
+    store(new_uow, author)
+    count_statements(wide_engine)
+    draft = ArticleDraft("Late tags", "d", "b", ("late", "early"))
+
+    def create() -> int:
+        with counting_statements(record=True) as sent:
+            ArticleService(new_uow(), SystemClock()).create(as_caller(author), draft)
+        return len(sent.queries())
+
+    with wide_engine.connect() as other, ThreadPoolExecutor(max_workers=1) as pool:
+        with other.begin():
+            other.execute(insert(tags).values(name="late"))
+            creating = pool.submit(create)
+            waiting = _wait_for_a_lock_wait(wide_engine)
+        sent = creating.result()
+
+    assert _tag_names(wide_engine) == {"late-tags": ["early", "late"]}
+    if waiting:  # PostgreSQL: the statement waited, then a second one linked "late"
+        assert sent == 3
+    assert wide_engine.pool.checkedout() == 0
+
+
+def _wait_for_a_lock_wait(engine: Engine) -> bool:
+    """On PostgreSQL, wait until a session of the database waits for a lock; SQLite's
+    writer waits for the write lock at BEGIN instead (whatever it sees is committed)."""
+    if backend_of(engine) is not Backend.POSTGRESQL:
+        time.sleep(0.2)
+        return False
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.scalar(waiting):
+                return True
+        time.sleep(0.01)
+    raise AssertionError("the writer never waited for the other writer's tag")
 
 
 def test_concurrent_registrations_with_one_email_make_one_user(wide_engine):

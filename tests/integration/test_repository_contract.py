@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from application.articles import ArticleDraft, ArticleService
 from application.caller import Caller
 from application.read_models import (
     ArticleFilter,
@@ -52,6 +53,7 @@ from tests.fakes import (
     FakeReadQueries,
     FakeUnitOfWork,
     FakeUserRepository,
+    FixedClock,
     Listed,
     fake_part,
 )
@@ -403,13 +405,27 @@ def test_tag_names_shared_by_articles_are_stored_once(make_uow: MakeUow) -> None
         assert uow.reads.tags() == ["db", "python", "web"]
 
 
-def test_an_article_with_a_taken_slug_is_refused(make_uow: MakeUow) -> None:
+def test_an_article_with_a_taken_slug_is_not_added_and_leaves_the_unit_usable(
+    make_uow: MakeUow,
+) -> None:
     (alice,) = _users(make_uow, "alice")
-    store(make_uow, ArticleFactory(author_id=_id(alice), title="Dragons"))
+    store(make_uow, ArticleFactory(author_id=_id(alice), title="Dragons", body="First"))
 
-    with pytest.raises(AlreadyExists), make_uow() as uow:
-        uow.articles.add(ArticleFactory(author_id=_id(alice), title="Dragons"))
+    with make_uow() as uow:
+        second = ArticleFactory(author_id=_id(alice), title="Dragons", with_tags=["new"])
+        assert uow.articles.add(second) is False
+        assert second.id is None
+        # Not an error: the same unit of work goes on, with another slug.
+        second.slug = "dragons-2"
+        assert uow.articles.add(second) is True
         uow.commit()
+
+    with make_uow() as uow:
+        first = uow.reads.article("dragons", None)
+        assert first is not None and (first.body, first.tag_list) == ("First", ())
+        again = uow.reads.article("dragons-2", None)
+        assert again is not None and again.tag_list == ("new",)
+        assert uow.reads.tags() == ["new"]
 
 
 def test_saved_changes_are_read_in_the_same_unit_and_kept_after_commit(make_uow: MakeUow) -> None:
@@ -438,10 +454,9 @@ def test_a_favorite_counts_once_and_is_seen_by_the_reader_who_gave_it(make_uow: 
     store(make_uow, ArticleFactory(author_id=_id(alice), title="Dragons"))
 
     with make_uow() as uow:
-        article = uow.articles.get_by_slug("dragons")
-        assert article is not None
-        assert uow.articles.add_favorite(article, _id(bob)) is True
-        assert uow.articles.add_favorite(article, _id(bob)) is False
+        assert uow.articles.add_favorite("dragons", _id(bob)) == 1
+        assert uow.articles.add_favorite("dragons", _id(bob)) is None
+        assert uow.articles.add_favorite("no-such-article", _id(bob)) is None
         uow.commit()
 
     with make_uow() as uow:
@@ -462,11 +477,10 @@ def test_favorites_of_several_readers_add_up_and_unfavorite_takes_one_away(
 
     with make_uow() as uow:
         assert _favorites(uow, "dragons", None) == (False, 2)
-        article = uow.articles.get_by_slug("dragons")
-        assert article is not None
-        assert uow.articles.remove_favorite(article, _id(bob)) is True
-        assert uow.articles.remove_favorite(article, _id(bob)) is False
-        assert uow.articles.remove_favorite(article, _id(alice)) is False  # never favorited
+        assert uow.articles.remove_favorite("dragons", _id(bob)) == 1
+        assert uow.articles.remove_favorite("dragons", _id(bob)) is None
+        assert uow.articles.remove_favorite("dragons", _id(alice)) is None  # never favorited
+        assert uow.articles.remove_favorite("no-such-article", _id(carol)) is None
         # Seen at once in the same unit of work: the service returns this view.
         assert _favorites(uow, "dragons", None) == (False, 1)
         uow.commit()
@@ -507,6 +521,47 @@ def test_removing_an_article_removes_its_comments_and_favorites_only(make_uow: M
         assert [
             a.slug for a in uow.reads.page(ArticleList(filters=(TaggedWith("t"),)), None).articles
         ] == ["kept"]
+
+
+def test_an_article_read_for_a_caller_is_as_they_see_it_while_their_session_holds(
+    make_uow: MakeUow,
+) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    store(
+        make_uow,
+        ArticleFactory(author_id=_id(alice), title="Dragons", with_tags=["b", "a"]),
+        Follow(follower_id=_id(bob), followee_id=_id(alice)),
+        Favorite(user_id=_id(bob), article_slug="dragons"),
+    )
+
+    with make_uow() as uow:
+        seen = uow.reads.article_for_caller("dragons", as_caller(bob))
+        assert seen is not None
+        assert seen == uow.reads.article("dragons", _id(bob))
+        assert (seen.favorited, seen.favorites_count, seen.author.following) == (True, 1, True)
+        assert uow.reads.article_for_caller("no-such-article", as_caller(bob)) is None
+        # A token of an ended session, or of a user that is gone, reads nothing.
+        assert uow.reads.article_for_caller("dragons", Caller(_id(bob), 1)) is None
+        assert uow.reads.article_for_caller("dragons", Caller(10_000, 0)) is None
+
+
+def test_an_article_created_reads_back_as_the_use_case_returned_it(make_uow: MakeUow) -> None:
+    alice, bob = _users(make_uow, "alice", "bob")
+    store(make_uow, ArticleFactory(author_id=_id(bob), title="Taken", with_tags=["old"]))
+    clock = FixedClock(datetime(2026, 2, 1, 12, 30, 15, 123456, tzinfo=UTC))
+    service = lambda: ArticleService(make_uow(), clock)  # noqa: E731
+
+    fresh = service().create(
+        as_caller(alice), ArticleDraft("Fresh", "About", "Body", ("zebra", "old", "Apple"))
+    )
+    taken = service().create(as_caller(alice), ArticleDraft("Taken", "About", "Body"))
+
+    assert fresh.tag_list == ("Apple", "old", "zebra")
+    assert taken.slug.startswith("taken-") and taken.slug != "taken"
+    for view in (fresh, taken):
+        assert service().get(view.slug, _id(alice)) == view
+    with make_uow() as uow:
+        assert uow.reads.tags() == ["Apple", "old", "zebra"]
 
 
 # -- article lists ----------------------------------------------------------------------

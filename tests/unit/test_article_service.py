@@ -5,7 +5,9 @@ import re
 import pytest
 
 from application.articles import ArticleChanges, ArticleDraft, ArticleService
-from application.read_models import MAX_PAGE_SIZE, ArticleFilter, ProfileView
+from application.caller import Caller
+from application.errors import NotAuthenticated
+from application.read_models import MAX_PAGE_SIZE, ArticleFilter, ArticleView, ProfileView
 from domain import messages
 from domain.articles import TAGS_PER_ARTICLE_MAX
 from domain.errors import Forbidden, NotFound, ValidationFailed
@@ -424,6 +426,44 @@ def test_unfavoriting_an_article_not_favorited_changes_nothing(
     view = articles.unfavorite(dragon, as_caller(bob))
 
     assert (view.favorited, view.favorites_count) == (False, 0)
+
+
+@pytest.mark.parametrize(("action", "favorited"), [("favorite", True), ("unfavorite", False)])
+def test_a_change_another_request_of_the_callers_made_first_is_answered_as_it_stands(
+    monkeypatch: pytest.MonkeyPatch,
+    uow: FakeUnitOfWork,
+    articles: ArticleService,
+    dragon: str,
+    alice: int,
+    bob: int,
+    action: str,
+    favorited: bool,
+) -> None:
+    articles.favorite(dragon, as_caller(alice))
+    if action == "unfavorite":
+        articles.favorite(dragon, as_caller(bob))
+    read = uow.reads.article_for_caller
+    other_request = uow.articles.add_favorite if favorited else uow.articles.remove_favorite
+
+    def read_then_the_other_request_lands(slug: str, caller: Caller) -> ArticleView | None:
+        view = read(slug, caller)
+        other_request(slug, bob)
+        return view
+
+    monkeypatch.setattr(uow.reads, "article_for_caller", read_then_the_other_request_lands)
+    view = getattr(articles, action)(dragon, as_caller(bob))
+
+    assert uow.committed
+    assert (view.favorited, view.favorites_count) == (favorited, 2 if favorited else 1)
+
+
+def test_favoriting_with_an_ended_session_is_refused_before_the_article_is_looked_for(
+    uow: FakeUnitOfWork, articles: ArticleService, dragon: str, bob: int
+) -> None:
+    for slug in (dragon, "no-such-article"):
+        with pytest.raises(NotAuthenticated, match=messages.SESSION_ENDED):
+            articles.favorite(slug, Caller(bob, token_generation=1))
+    assert articles.get(dragon, None).favorites_count == 0
 
 
 @pytest.mark.parametrize("action", ["favorite", "unfavorite"])

@@ -11,6 +11,7 @@ from domain.errors import ConduitError
 from infrastructure import transaction_ending
 from infrastructure.db_errors import translated_errors
 from infrastructure.queries import SqlAlchemyReadQueries
+from infrastructure.replicas import Replicas
 from infrastructure.repositories.articles import SqlAlchemyArticleRepository
 from infrastructure.repositories.comments import SqlAlchemyCommentRepository
 from infrastructure.repositories.users import SqlAlchemyUserRepository
@@ -29,11 +30,16 @@ class SqlAlchemyUnitOfWork:
     or an unreachable database ``TemporarilyUnavailable``.
 
     A block opened by ``read_only()`` runs on ``sessions.read_only_bind``: no BEGIN and
-    COMMIT around its statements (or one read-only snapshot, if it asked), no commit.
+    COMMIT around its statements (or one read-only snapshot, if it asked), no commit; with
+    ``replicas``, on the replica they choose (``infrastructure.replicas``), and a commit tells
+    them where the primary's WAL was after it.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], replicas: Replicas | None = None
+    ) -> None:
         self.session_factory = session_factory
+        self.replicas = replicas
         self.session: Session | None = None
         self._repositories: dict[Callable[[Session], Any], Any] = {}
         self._read_only: bool | None = None  # None: may write; else whether it wants a snapshot
@@ -50,8 +56,10 @@ class SqlAlchemyUnitOfWork:
         if self._read_only is None:
             session = self.session_factory()
         else:
-            bind = self.session_factory.kw["bind"]
-            session = self.session_factory(bind=read_only_bind(bind, snapshot=self._read_only))
+            engine = (
+                self.replicas.for_reading() if self.replicas else self.session_factory.kw["bind"]
+            )
+            session = self.session_factory(bind=read_only_bind(engine, snapshot=self._read_only))
         self.session = session
         self.users = SqlAlchemyUserRepository(session)
         self.articles = SqlAlchemyArticleRepository(session)
@@ -94,6 +102,8 @@ class SqlAlchemyUnitOfWork:
         if self._read_only is not None:
             raise RuntimeError("a read-only unit of work does not commit")
         self.session.commit()
+        if self.replicas is not None:
+            self.replicas.committed()
 
     def rollback(self) -> None:
         assert self.session is not None, "rollback() outside of 'with uow:'"

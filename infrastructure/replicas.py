@@ -41,6 +41,7 @@ _REPLAYED = select(
     cast(func.coalesce(func.pg_last_wal_replay_lsn(), func.pg_current_wal_lsn()), Text)
 )
 _WRITTEN = select(cast(func.pg_current_wal_lsn(), Text))
+_HIGHEST = (1 << 64) - 1
 
 
 def parse_position(text: str | None) -> int | None:
@@ -154,15 +155,22 @@ class Replicas:
 
     def committed(self) -> None:
         """After a commit on the primary: remember where the primary's WAL was, for the
-        client (its cookie) and for the rest of this request."""
+        client (its cookie) and for the rest of this request.
+
+        The write is committed whatever happens here: if the position cannot be read, the
+        client reads from the primary for as long as a replica may lag (the highest
+        position), never from a replica without its write.
+        """
         client = _client.get()
         if client is None:
             return  # not a request (a script, a test): no client to tell
-        with read_only_bind(self.primary, snapshot=False).connect() as connection:
-            written = connection.scalar(_WRITTEN)
-        position = parse_position(written)
-        if position is not None:
-            client.committed = max(client.committed or 0, position)
+        try:
+            with read_only_bind(self.primary, snapshot=False).connect() as connection:
+                position = parse_position(connection.scalar(_WRITTEN))
+        except Exception as error:
+            log.warning("commit position unknown, the client reads from the primary: %s", error)
+            position = None
+        client.committed = max(client.committed or 0, position or _HIGHEST)
 
     # -- the monitor -----------------------------------------------------------------------
 

@@ -124,3 +124,13 @@ def test_a_client_ahead_of_every_replica_reads_on_the_primary(replicas, primary)
         assert read_on(replicas, factory) is primary
     with ClientPositions(max_lag_seconds=5).request(cookie="garbage"):
         assert read_on(replicas, factory) is replicas.replicas[0]
+
+
+def test_a_commit_whose_position_cannot_be_read_keeps_the_client_on_the_primary(replicas):
+    unreachable = create_db_engine(settings_for(closed_port_url(), connect_timeout_seconds=1))
+    after_a_lost_primary = Replicas(unreachable, replicas.replicas, max_lag_seconds=5)
+    with ClientPositions(max_lag_seconds=5).request(cookie=None) as client:
+        after_a_lost_primary.committed()
+    assert client.committed is not None
+    assert all(member.replayed < client.committed for member in replicas._members)
+    unreachable.dispose()

@@ -166,7 +166,9 @@ class SqlAlchemyArticleRepository:
         self.session = session
 
     def add(self, article: Article) -> bool:
-        names = [tag.name for tag in article.tags]
+        # Each name once, sorted: writers storing the same new names wait for each other
+        # in one order, never crosswise (a deadlock).
+        names = sorted({tag.name for tag in article.tags})
         written = {name: getattr(article, name) for name in _WRITTEN}
         connection = self.session.connection()
         backend = backend_of(connection)

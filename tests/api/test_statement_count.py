@@ -6,9 +6,10 @@ comments, 1 for a profile or the tags; the feed also checks that the reader's ac
 exists. On SQLite each unit of
 work also sends its ``BEGIN IMMEDIATE``; that is not counted here.
 
-Every route of the app (``tests.routes``) is held to the bound of a read or of a write, its
-pages at their smallest and largest size alike; the filters and the edges of a page are
-checked on their own.
+Every route of the app (``tests.routes``) is held to the bound of a read or of a write (a
+few writes have tighter bounds of their own, per database: ``WRITE_BOUNDS``), its pages at
+their smallest and largest size alike; the filters and the edges of a page are checked on
+their own.
 """
 
 from collections.abc import Iterator

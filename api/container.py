@@ -20,7 +20,7 @@ from application.ports import SystemClock
 from application.profiles import ProfileService
 from application.users import UserService
 from infrastructure.bookmarks import SqlAlchemyBookmarks
-from infrastructure.engine import create_db_engine
+from infrastructure.engine import create_serving_engine
 from infrastructure.instrumentation import DatabaseMetrics, counting_statements
 from infrastructure.orm import map_entities
 from infrastructure.rate_limits import AddressLimit, LimitsLoginAttempts
@@ -39,8 +39,9 @@ def _session_factory(engine: Engine, metrics: DatabaseMetrics) -> sessionmaker[S
 
 
 def _engine(settings: Settings) -> Iterator[Engine]:
-    """The process's engine; ``container.shutdown_resources()`` disposes of its pool."""
-    engine = create_db_engine(settings)
+    """The process's engine (on the serving path's driver: ``api.serving``);
+    ``container.shutdown_resources()`` disposes of its pool."""
+    engine = create_serving_engine(settings)
     yield engine
     engine.dispose()
 

@@ -65,15 +65,15 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory)
 
     clock = providers.Singleton(SystemClock)
+    password_hasher = providers.Singleton(
+        Argon2PasswordHasher,
+        time_cost=settings.provided.argon2_time_cost,
+        memory_cost_kib=settings.provided.argon2_memory_cost_kib,
+        parallelism=settings.provided.argon2_parallelism,
+    )
+    # The use cases' hasher: the hashes take turns on threads of their own, never the loop's.
     hasher = providers.Singleton(
-        BoundedHasher,
-        providers.Singleton(
-            Argon2PasswordHasher,
-            time_cost=settings.provided.argon2_time_cost,
-            memory_cost_kib=settings.provided.argon2_memory_cost_kib,
-            parallelism=settings.provided.argon2_parallelism,
-        ),
-        concurrency=settings.provided.password_hashing_slots,
+        BoundedHasher, password_hasher, concurrency=settings.provided.password_hashing_slots
     )
     tokens = providers.Singleton(
         JwtTokenService,

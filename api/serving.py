@@ -7,11 +7,12 @@ calls one through ``await run_use_case(service.method, *args)``, which runs it
 - or on the event loop through SQLAlchemy's greenlet bridge (``SERVING=bridge``; asyncpg):
   the same synchronous code, whose every database wait is an ``await`` on the loop.
 
-Either way a use case, once started, runs to its end: a client that disconnects, or a
-cancelled request, does not interrupt it, so its unit of work commits or rolls back and
-returns its connection as it would have (anyio waits for the thread; the bridged call runs
-as a task of its own, awaited through ``asyncio.shield``, and the process waits for those
-still running before it shuts down). Nothing that takes milliseconds of CPU runs in the
+Either way a use case, once started, runs to its end: a cancelled request (a server
+shutting down, a timeout around the endpoint) does not interrupt it, so its unit of work
+commits or rolls back and returns its connection as it would have. It runs as a task of its
+own, awaited through ``asyncio.shield``, and the process waits for those still running
+before it disposes of the engine. (A client that disconnects cancels nothing here: the
+response it left is dropped.) Nothing that takes milliseconds of CPU runs in the
 bridge: the password hasher hands its work to threads of its own
 (``infrastructure.security.BoundedHasher``).
 """
@@ -38,14 +39,13 @@ class UseCaseRunner:
         self._running: set[asyncio.Task[Any]] = set()
 
     async def run(self, use_case: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        if not self.bridged:
-            # anyio does not abandon the thread when cancelled: it waits for the call's end.
-            return await anyio.to_thread.run_sync(partial(use_case, *args, **kwargs))
-        task = asyncio.get_running_loop().create_task(greenlet_spawn(use_case, *args, **kwargs))
+        call = partial(use_case, *args, **kwargs)
+        work = greenlet_spawn(call) if self.bridged else anyio.to_thread.run_sync(call)
+        task = asyncio.get_running_loop().create_task(work)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-        # Cancelled, the request leaves here; the task runs on, and its outcome (shield
-        # marks an exception as seen) is the unit of work's business, as on a thread.
+        # Cancelled, the request leaves here; the task runs on to the use case's end (shield
+        # marks its exception, if any, as seen: the unit of work has dealt with it).
         return await asyncio.shield(task)
 
     async def close(self, shut_down: Callable[[], object]) -> None:

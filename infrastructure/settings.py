@@ -106,7 +106,7 @@ class Settings(BaseSettings):
         on_sqlite = backend_of(self.database_url) is Backend.SQLITE
         if self.serving == "auto":
             return Serving.THREAD if on_sqlite else SERVING_ON_POSTGRESQL
-        if self.serving == Serving.BRIDGE and on_sqlite:
+        if self.serving == "bridge" and on_sqlite:
             raise ValueError("SERVING=bridge needs PostgreSQL (asyncpg); SQLite serves in threads")
         return Serving(self.serving)
 

@@ -33,7 +33,7 @@ def container(settings: Settings, engine: Engine) -> Container:
         container.engine.override(providers.Object(engine))
     container.settings.override(providers.Object(settings))
     # Real argon2id, with the cheapest parameters: hashing is not what these tests are about.
-    container.hasher.override(
+    container.password_hasher.override(
         providers.Singleton(Argon2PasswordHasher, time_cost=1, memory_cost_kib=8, parallelism=1)
     )
     return container

@@ -131,10 +131,26 @@ def _bridged_postgresql_engine(settings: Settings) -> Engine:
         pool_recycle=settings.pool_recycle_seconds,
         connect_args=connect_args,
     ).sync_engine
+    event.listen(engine, "do_connect", _connect_or_fail_as_the_driver)
     event.listen(engine, "connect", _keep_alive)
     if settings.pool_pre_ping:
         ping_when_idle(engine, settings.pool_ping_idle_seconds)
     return engine
+
+
+def _connect_or_fail_as_the_driver(
+    dialect: Any, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Connect; a server that cannot be reached is the driver's ``OperationalError``.
+
+    asyncpg raises the socket's own error (``ConnectionRefusedError``, ``TimeoutError`` of
+    ``connect_timeout``) and SQLAlchemy passes it on as it is, where psycopg's is a DBAPI
+    error: so the unit of work can tell it for an unreachable database (503), as it does
+    psycopg's (``db_errors``)."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as error:
+        raise dialect.loaded_dbapi.OperationalError(f"could not connect: {error!r}") from error
 
 
 def _unique_statement_name() -> str:

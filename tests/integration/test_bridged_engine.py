@@ -1,0 +1,96 @@
+"""The bridge's engine (SERVING=bridge: asyncpg under the greenlet bridge) behaves as the
+psycopg one does where the unit of work and the operators depend on it: the same server
+settings, TCP keepalives, and driver errors that translate to the same application errors."""
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+from sqlalchemy import Engine, exc, text
+from sqlalchemy.util import greenlet_spawn
+
+from application.errors import TemporarilyUnavailable
+from infrastructure.db_errors import translate
+from infrastructure.engine import create_serving_engine, is_bridged
+from infrastructure.settings import Settings
+from tests.conftest import settings_for
+
+pytestmark = pytest.mark.postgres
+
+R = TypeVar("R")
+
+
+def on_the_bridge(settings: Settings, use: Callable[[Engine], R]) -> R:
+    """``use(engine)`` inside the greenlet bridge on a new event loop, as a request runs."""
+    engine = create_serving_engine(settings.model_copy(update={"serving": "bridge"}))
+    assert is_bridged(engine)
+
+    def used() -> R:
+        try:
+            return use(engine)
+        finally:
+            engine.dispose()
+
+    return asyncio.run(greenlet_spawn(used))
+
+
+def translated(settings: Settings, sql: str) -> Exception | None:
+    def run(engine: Engine) -> Exception | None:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(sql))
+        except exc.SQLAlchemyError as error:
+            return translate(error)
+        return None
+
+    return on_the_bridge(settings, run)
+
+
+def test_sessions_get_the_services_server_settings(postgresql_url: str) -> None:
+    settings = settings_for(
+        postgresql_url,
+        statement_timeout_ms=4321,
+        lock_timeout_ms=1234,
+        idle_in_transaction_timeout_ms=5678,
+    )
+
+    def shown(engine: Engine) -> tuple[str, ...]:
+        with engine.connect() as connection:
+            return tuple(
+                connection.exec_driver_sql(f"SHOW {name}").scalar_one()
+                for name in (
+                    "statement_timeout",
+                    "lock_timeout",
+                    "idle_in_transaction_session_timeout",
+                    "application_name",
+                )
+            )
+
+    assert on_the_bridge(settings, shown) == ("4321ms", "1234ms", "5678ms", "conduit")
+
+
+def test_connections_keep_their_tcp_connection_alive(postgresql_url: str) -> None:
+    def keepalive(engine: Engine) -> int:
+        with engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            sock = driver._transport.get_extra_info("socket")  # type: ignore[union-attr]
+            return sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+
+    assert on_the_bridge(settings_for(postgresql_url), keepalive) != 0
+
+
+def test_a_statement_over_its_timeout_is_temporarily_unavailable(postgresql_url: str) -> None:
+    settings = settings_for(postgresql_url, statement_timeout_ms=50)
+    assert isinstance(translated(settings, "SELECT pg_sleep(1)"), TemporarilyUnavailable)
+
+
+def test_an_unreachable_server_is_temporarily_unavailable(postgresql_url: str) -> None:
+    """asyncpg raises the socket's error, not a DBAPI one: the engine makes it one."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: the connection is refused
+        url = postgresql_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
+        assert url != postgresql_url
+        assert isinstance(translated(settings_for(url), "SELECT 1"), TemporarilyUnavailable)

@@ -145,6 +145,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--serving takes thread, bridge or auto, comma-separated")
     if len(args.servings) > 1 and (args.layers or args.profile):
         parser.error("comparing serving paths leaves out --layers and --profile")
+    if args.layers and "bridge" in args.servings:
+        parser.error("--layers measures the threadpool path's layers (bench/ceiling.py)")
     if args.runs < 1 or args.duration <= 0 or args.warmup < 0 or args.workers < 1:
         parser.error("--runs and --workers must be >= 1, --duration > 0, --warmup >= 0")
     return args

@@ -61,14 +61,22 @@ def _sqlite_engine(settings: Settings) -> Engine:
     return engine
 
 
-def _server_settings(settings: Settings) -> dict[str, str]:
-    """What every session of the service sets on the server, whichever the driver."""
-    return {
-        "statement_timeout": str(settings.statement_timeout_ms),
-        "lock_timeout": str(settings.lock_timeout_ms),
-        "idle_in_transaction_session_timeout": str(settings.idle_in_transaction_timeout_ms),
-        "application_name": "conduit",
-    }
+def _server_options(settings: Settings) -> str:
+    """The server settings every session of the service starts with, as the ``options``
+    startup parameter (``-c name=value ...``), whichever the driver: PostgreSQL applies it,
+    and a PgBouncer in front drops it when told to (``ignore_startup_parameters = options``;
+    it refuses any other unknown startup parameter, such as a bare ``statement_timeout``)."""
+    return " ".join(
+        f"-c {name}={value}"
+        for name, value in (
+            ("statement_timeout", settings.statement_timeout_ms),
+            ("lock_timeout", settings.lock_timeout_ms),
+            ("idle_in_transaction_session_timeout", settings.idle_in_transaction_timeout_ms),
+        )
+    )
+
+
+_APPLICATION_NAME = "conduit"  # how the service's sessions show in pg_stat_activity
 
 
 # Without keepalives a dropped network hangs a request for the OS default (~2 h).
@@ -76,12 +84,10 @@ _KEEPALIVE_IDLE_S, _KEEPALIVE_INTERVAL_S, _KEEPALIVE_COUNT = 30, 10, 3
 
 
 def _postgresql_engine(settings: Settings) -> Engine:
-    server = _server_settings(settings)
-    application_name = server.pop("application_name")
     connect_args: dict[str, Any] = {
         "connect_timeout": settings.connect_timeout_seconds,
-        "options": " ".join(f"-c {name}={value}" for name, value in server.items()),
-        "application_name": application_name,
+        "options": _server_options(settings),
+        "application_name": _APPLICATION_NAME,
         "keepalives": 1,
         "keepalives_idle": _KEEPALIVE_IDLE_S,
         "keepalives_interval": _KEEPALIVE_INTERVAL_S,
@@ -103,8 +109,8 @@ def _postgresql_engine(settings: Settings) -> Engine:
 
 
 def _bridged_postgresql_engine(settings: Settings) -> Engine:
-    """asyncpg, with what psycopg gets from its connection string: the server settings,
-    a connect timeout and TCP keepalives.
+    """asyncpg, with what psycopg gets from its connection string: the same startup
+    ``options`` (the server settings), a connect timeout and TCP keepalives.
 
     Prepared statements: asyncpg prepares every statement, and SQLAlchemy keeps them per
     connection (the gain over psycopg here). Behind PgBouncer in transaction mode
@@ -114,7 +120,10 @@ def _bridged_postgresql_engine(settings: Settings) -> Engine:
     """
     url = make_url(settings.database_url).set(drivername="postgresql+asyncpg")
     connect_args: dict[str, Any] = {
-        "server_settings": _server_settings(settings),
+        "server_settings": {
+            "options": _server_options(settings),
+            "application_name": _APPLICATION_NAME,
+        },
         "timeout": settings.connect_timeout_seconds,
     }
     if not settings.db_prepared_statements:

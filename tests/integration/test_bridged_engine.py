@@ -14,8 +14,11 @@ from sqlalchemy.util import greenlet_spawn
 from application.errors import TemporarilyUnavailable
 from infrastructure.db_errors import translate
 from infrastructure.engine import create_serving_engine, is_bridged
+from infrastructure.sessions import create_session_factory
 from infrastructure.settings import Settings
+from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import settings_for
+from tests.integration.test_database_faults import _terminate
 
 pytestmark = pytest.mark.postgres
 
@@ -94,3 +97,33 @@ def test_an_unreachable_server_is_temporarily_unavailable(postgresql_url: str) -
         url = postgresql_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
         assert url != postgresql_url
         assert isinstance(translated(settings_for(url), "SELECT 1"), TemporarilyUnavailable)
+
+
+def _pid(engine: Engine) -> int:
+    with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
+        return uow.session.scalar(text("SELECT pg_backend_pid()"))
+
+
+def test_a_connection_that_died_while_idle_is_replaced_before_use(postgresql_url: str) -> None:
+    """The idle ping (POOL_PING_IDLE_SECONDS) works from inside the bridge too."""
+    settings = settings_for(postgresql_url, pool_size=1, pool_ping_idle_seconds=0)
+
+    def after_a_kill(engine: Engine) -> tuple[int, int]:
+        killed = _pid(engine)
+        _terminate(postgresql_url, killed)
+        return killed, _pid(engine)
+
+    killed, serving = on_the_bridge(settings, after_a_kill)
+    assert serving != killed
+
+
+def test_a_connection_killed_after_the_last_query_does_not_fail_the_use_case(
+    postgresql_url: str,
+) -> None:
+    def killed_mid_way(engine: Engine) -> tuple[int, int]:
+        with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
+            _terminate(postgresql_url, uow.session.scalar(text("SELECT pg_backend_pid()")))
+        return engine.pool.checkedout(), _pid(engine)  # type: ignore[attr-defined]
+
+    checked_out, _next_pid = on_the_bridge(settings_for(postgresql_url), killed_mid_way)
+    assert checked_out == 0

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import pytest
 from sqlalchemy import Engine, exc, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.util import greenlet_spawn
 
 from application.errors import TemporarilyUnavailable
@@ -94,8 +95,8 @@ def test_an_unreachable_server_is_temporarily_unavailable(postgresql_url: str) -
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound, never listening: the connection is refused
-        url = postgresql_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
-        assert url != postgresql_url
+        url = make_url(postgresql_url).set(host="127.0.0.1", port=port)
+        url = url.render_as_string(hide_password=False)
         assert isinstance(translated(settings_for(url), "SELECT 1"), TemporarilyUnavailable)
 
 

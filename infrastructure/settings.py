@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # How use cases run: "thread" (threadpool), "bridge" (event loop, asyncpg; PostgreSQL
     # only), or "auto": the faster one measured on the database at DATABASE_URL.
     serving: Literal["auto", "thread", "bridge"] = "auto"
+    # Read replicas (PostgreSQL): comma-separated URLs; read-only units of work run there
+    # (infrastructure.replicas). Nobody reads more than the lag bound behind the primary, and
+    # a client's own writes are always visible to it.
+    database_replica_urls: str = ""
+    replica_max_lag_seconds: float = Field(default=5.0, ge=0.5)
+    replica_check_seconds: float = Field(default=1.0, gt=0)
 
     # HTTP
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -108,7 +114,15 @@ class Settings(BaseSettings):
             return Serving.THREAD if on_sqlite else SERVING_ON_POSTGRESQL
         if self.serving == "bridge" and on_sqlite:
             raise ValueError("SERVING=bridge needs PostgreSQL (asyncpg); SQLite serves in threads")
+        if self.serving == "bridge" and self.replica_urls:
+            # The replicas' monitor asks the primary from a thread of its own: it needs the
+            # threadpool path's engines.
+            raise ValueError("SERVING=bridge does not serve read replicas: use SERVING=thread")
         return Serving(self.serving)
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [url.strip() for url in self.database_replica_urls.split(",") if url.strip()]
 
     @property
     def password_hashing_slots(self) -> int:

@@ -12,6 +12,7 @@ from uuid import uuid4
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import IsolationLevel
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from infrastructure import transaction_ending
@@ -140,6 +141,8 @@ def _bridged_postgresql_engine(settings: Settings) -> Engine:
         pool_recycle=settings.pool_recycle_seconds,
         connect_args=connect_args,
     ).sync_engine
+    if not settings.db_prepared_statements:
+        _transactions_only(engine)
     event.listen(engine, "do_connect", _connect_or_fail_as_the_driver)
     event.listen(engine, "connect", _keep_alive)
     if settings.pool_pre_ping:
@@ -160,6 +163,26 @@ def _connect_or_fail_as_the_driver(
         return dialect.connect(*cargs, **cparams)
     except (OSError, TimeoutError) as error:
         raise dialect.loaded_dbapi.OperationalError(f"could not connect: {error!r}") from error
+
+
+def _transactions_only(engine: Engine) -> None:
+    """Every statement inside a transaction, even where a unit asks for autocommit.
+
+    asyncpg prepares a statement in a round trip of its own, then executes it in another.
+    Outside a transaction PgBouncer (transaction mode) may hand the two to different server
+    connections ("prepared statement ... does not exist"); inside one, both go to the server
+    connection the transaction holds. So here a read-only unit that would read in autocommit
+    reads in a READ COMMITTED transaction instead: BEGIN and COMMIT, two round trips more,
+    the price of the pooler on this driver (psycopg needs none: it sends an unnamed
+    statement's parse and execution in one round trip).
+    """
+    dialect = engine.dialect
+    set_isolation_level = dialect.set_isolation_level
+
+    def in_a_transaction(dbapi_connection: Any, level: IsolationLevel) -> None:
+        set_isolation_level(dbapi_connection, "READ COMMITTED" if level == "AUTOCOMMIT" else level)
+
+    dialect.set_isolation_level = in_a_transaction  # type: ignore[method-assign]  # this engine's dialect only
 
 
 def _unique_statement_name() -> str:

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import Engine, exc, text
+from sqlalchemy import Engine, exc, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.util import greenlet_spawn
 
 from application.errors import TemporarilyUnavailable
 from infrastructure.db_errors import translate
 from infrastructure.engine import create_serving_engine, is_bridged
-from infrastructure.sessions import create_session_factory
+from infrastructure.sessions import create_session_factory, read_only_bind
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import settings_for
@@ -128,3 +128,22 @@ def test_a_connection_killed_after_the_last_query_does_not_fail_the_use_case(
 
     checked_out, _next_pid = on_the_bridge(settings_for(postgresql_url), killed_mid_way)
     assert checked_out == 0
+
+
+@pytest.mark.parametrize(("prepared_statements", "one_transaction"), [(False, True), (True, False)])
+def test_behind_a_pooler_a_read_only_unit_reads_inside_a_transaction(
+    postgresql_url: str, prepared_statements: bool, one_transaction: bool
+) -> None:
+    """asyncpg prepares and executes a statement in two round trips: outside a transaction a
+    pooler (PgBouncer, transaction mode) may send them to two server connections. So with
+    DB_PREPARED_STATEMENTS=false (the setting for a pooler) the units that would read in
+    autocommit read in a transaction; without a pooler they keep autocommit."""
+    settings = settings_for(postgresql_url, db_prepared_statements=prepared_statements)
+    txid = select(func.txid_current())
+
+    def two_reads(engine: Engine) -> tuple[int, int]:
+        with read_only_bind(engine, snapshot=False).connect() as connection:
+            return connection.scalar(txid), connection.scalar(txid)
+
+    first, second = on_the_bridge(settings, two_reads)
+    assert (first == second) is one_transaction

@@ -13,6 +13,8 @@ from api.errors import install_error_handlers
 from api.middleware import HASHES_PASSWORD, Admission, ReadYourWrites, RequestContext
 from api.process import serving_process
 from api.protection import LIMITED_PER_ADDRESS, AddressRateLimit, SecurityHeaders
+from api.serving import ServingPath, UseCaseRunner
+from infrastructure.settings import Serving
 
 
 def routers() -> list[APIRouter]:
@@ -55,13 +57,15 @@ def create_app(container: Container | None = None) -> FastAPI:
     slots = settings.pool_size + settings.pool_max_overflow
     password_slots = settings.password_lane_slots
     threads = slots + password_slots
+    # How the endpoints run their use cases (api.serving): in those threads, or on the loop.
+    runner = UseCaseRunner(bridged=settings.serving_path is Serving.BRIDGE)
 
     app = FastAPI(
         title="Conduit",
         summary="The RealWorld API, built around a unit of work",
         version="1.0.0",
         # The engine is disposed of at the end, if this process made one.
-        lifespan=lambda _app: serving_process(threads, container.shutdown_resources),
+        lifespan=lambda _app: serving_process(threads, runner, container.shutdown_resources),
         docs_url=None,  # served by api.routers.docs, with pinned assets
         redoc_url=None,
     )
@@ -112,4 +116,5 @@ def create_app(container: Container | None = None) -> FastAPI:
         counting_statements=container.counting_statements(),
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ServingPath, runner=runner)
     return app

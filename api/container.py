@@ -21,7 +21,7 @@ from application.profiles import ProfileService
 from application.users import UserService
 from infrastructure.backend import Backend, backend_of
 from infrastructure.bookmarks import SqlAlchemyBookmarks
-from infrastructure.engine import create_db_engine
+from infrastructure.engine import create_db_engine, create_serving_engine
 from infrastructure.instrumentation import DatabaseMetrics, counting_statements
 from infrastructure.orm import map_entities
 from infrastructure.rate_limits import AddressLimit, LimitsLoginAttempts
@@ -41,8 +41,9 @@ def _session_factory(engine: Engine, metrics: DatabaseMetrics) -> sessionmaker[S
 
 
 def _engine(settings: Settings) -> Iterator[Engine]:
-    """The process's engine; ``container.shutdown_resources()`` disposes of its pool."""
-    engine = create_db_engine(settings)
+    """The process's engine (on the serving path's driver: ``api.serving``);
+    ``container.shutdown_resources()`` disposes of its pool."""
+    engine = create_serving_engine(settings)
     yield engine
     engine.dispose()
 
@@ -89,15 +90,15 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory, replicas)
 
     clock = providers.Singleton(SystemClock)
+    password_hasher = providers.Singleton(
+        Argon2PasswordHasher,
+        time_cost=settings.provided.argon2_time_cost,
+        memory_cost_kib=settings.provided.argon2_memory_cost_kib,
+        parallelism=settings.provided.argon2_parallelism,
+    )
+    # The use cases' hasher: the hashes take turns on threads of their own, never the loop's.
     hasher = providers.Singleton(
-        BoundedHasher,
-        providers.Singleton(
-            Argon2PasswordHasher,
-            time_cost=settings.provided.argon2_time_cost,
-            memory_cost_kib=settings.provided.argon2_memory_cost_kib,
-            parallelism=settings.provided.argon2_parallelism,
-        ),
-        concurrency=settings.provided.password_hashing_slots,
+        BoundedHasher, password_hasher, concurrency=settings.provided.password_hashing_slots
     )
     tokens = providers.Singleton(
         JwtTokenService,

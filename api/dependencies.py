@@ -3,7 +3,8 @@ token) and the use-case services, from the container (``service()``).
 
 They are ``async def`` on purpose: nothing here blocks (a JWT check is CPU work of
 microseconds, building a service opens no session), and an ``async`` dependency costs no
-hop through the threadpool. The endpoints that call services are ``def``.
+hop through the threadpool. The endpoints are ``async def`` too, and run their use case
+through ``api.serving.run_use_case``: in a thread, or on the loop through the greenlet bridge.
 """
 
 from collections.abc import Callable, Iterator

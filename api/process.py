@@ -6,11 +6,16 @@ from contextlib import asynccontextmanager
 
 import anyio
 
+from api.serving import UseCaseRunner
+
 
 @asynccontextmanager
-async def serving_process(threads: int, shut_down: Callable[[], object]) -> AsyncIterator[None]:
-    """Size the threadpool the endpoints run in, keep start-up objects out of the cyclic
-    garbage collector's way, and call ``shut_down`` (release pools, connections) at the end.
+async def serving_process(
+    threads: int, runner: UseCaseRunner, shut_down: Callable[[], object]
+) -> AsyncIterator[None]:
+    """Size the threadpool the use cases may run in, keep start-up objects out of the cyclic
+    garbage collector's way, and at the end let the use cases still running finish, then
+    call ``shut_down`` (release pools, connections).
     """
     anyio.to_thread.current_default_thread_limiter().total_tokens = threads
     # What exists at start-up (the libraries' hundreds of thousands of objects) lives as
@@ -22,4 +27,4 @@ async def serving_process(threads: int, shut_down: Callable[[], object]) -> Asyn
         yield
     finally:
         gc.unfreeze()
-        shut_down()
+        await runner.close(shut_down)

@@ -115,6 +115,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(needs `.venv/bin/pip install py-spy`); stacks go to .bench/",
     )
     parser.add_argument(
+        "--serving",
+        default=None,
+        metavar="PATHS",
+        help="serve with SERVING=PATH (thread, bridge, auto); two or more, comma-separated "
+        "(thread,bridge): one service per path, their runs alternating in each scenario, "
+        "instead of the ceiling; the table gives each path's req/s and p99 and the ratio of "
+        "each to the first (default: the environment's SERVING, else auto)",
+    )
+    parser.add_argument(
         "--layers",
         action="store_true",
         help="instead of the scenarios: a read with the service's layers added one at a "
@@ -131,6 +140,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown or not names:
         parser.error(f"unknown scenarios {unknown}; choose from {', '.join(BY_NAME)}")
     args.selected = [BY_NAME[name] for name in names]
+    args.servings = [p.strip() for p in (args.serving or "").split(",") if p.strip()]
+    if not set(args.servings) <= {"auto", "thread", "bridge"}:
+        parser.error("--serving takes thread, bridge or auto, comma-separated")
+    if len(args.servings) > 1 and (args.layers or args.profile):
+        parser.error("comparing serving paths leaves out --layers and --profile")
+    if args.layers and "bridge" in args.servings:
+        parser.error("--layers measures the threadpool path's layers (bench/ceiling.py)")
     if args.runs < 1 or args.duration <= 0 or args.warmup < 0 or args.workers < 1:
         parser.error("--runs and --workers must be >= 1, --duration > 0, --warmup >= 0")
     return args
@@ -188,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         say(f"bench: {'reusing' if args.reuse_db else 'recreating'} {hidden(database_url)}")
         if not args.reuse_db:
             prepare_database(database_url, env, args.seed)
+        if len(args.servings) > 1:
+            results = compare_servings(args, env, work, pin, pin_server, database_url, servers)
+            return report_servings(args, stamp, started, database_url, pin, pin_server, results)
+        if args.servings:
+            env["SERVING"] = args.servings[0]
         service = service_server(env, args.workers, work, pin_server)
         servers.append(service)
         service.start()
@@ -224,6 +245,99 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(report, indent=2) + "\n")
     print()
     print_results(args, results, layers)
+    print(f"results: {out.relative_to(REPO)}  ({seconds / 60:.1f} min)")
+    return 0
+
+
+def compare_servings(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    work: Path,
+    pin: bool,
+    pin_server: bool,
+    database_url: str,
+    servers: list[Server],
+) -> list[dict[str, Any]]:
+    """One service per serving path (each pinned like the service, only one driven at a
+    time); per scenario, each warmed up, then their runs alternating, so a slow patch of
+    the machine hurts every path alike."""
+    services: dict[str, Server] = {}
+    for path in args.servings:
+        log = work / f"service-{path}.log"
+        services[path] = service = service_server(
+            env | {"SERVING": path}, args.workers, work, pin_server, log=log
+        )
+        servers.append(service)
+        service.start()
+        say(f"bench: SERVING={path} on {service.base_url} (pids {service.pids()})")
+    first = services[args.servings[0]]
+    fixture = load_fixture(database_url, log_in(first.base_url))
+    results = []
+    for scenario in args.selected:
+        paths = scenario.paths(fixture)
+        paths_file = work / f"{scenario.name}.paths"
+        paths_file.write_text("\n".join(paths) + "\n")
+        for service in services.values():
+            capture(service.base_url, scenario, paths[0], fixture.token, work.name)
+            if args.warmup:
+                run_wrk(service.base_url, scenario, paths_file, fixture.token, args.warmup, pin)
+        runs: dict[str, list[dict[str, Any]]] = {path: [] for path in services}
+        for _ in range(args.runs):
+            for path, service in services.items():
+                run = measured(service, scenario, paths_file, fixture.token, args.duration, pin)
+                runs[path].append(run)
+        summaries = {path: summarise(found) for path, found in runs.items()}
+        base = summaries[args.servings[0]]["rps"]["median"]
+        result = {
+            "scenario": scenario.name,
+            "title": scenario.title,
+            "servings": summaries,
+            "ratios": {path: s["rps"]["median"] / base for path, s in summaries.items()},
+            "runs": runs,
+        }
+        results.append(result)
+        say(serving_table(args.servings, [result]).splitlines()[-1])
+    return results
+
+
+def serving_table(servings: list[str], results: list[dict[str, Any]]) -> str:
+    """Per scenario: each path's median req/s (min-max) and p99, and its ratio to the first."""
+    head = ["scenario"]
+    for path in servings:
+        head += [f"{path} req/s", f"{path} p99 ms"]
+    head += [f"{path}/{servings[0]}" for path in servings[1:]] + ["noise %"]
+    lines = ["  ".join(f"{h:>22}" if i else f"{h:<10}" for i, h in enumerate(head))]
+    for result in results:
+        cells = [result["scenario"]]
+        for path in servings:
+            summary = result["servings"][path]
+            rps = summary["rps"]
+            cells.append(f"{rps['median']:.0f} ({rps['min']:.0f}-{rps['max']:.0f})")
+            cells.append(f"{summary['p99_ms']['median']:.1f}")
+        cells += [f"{result['ratios'][path]:.3f}" for path in servings[1:]]
+        noise = max(s["other_cpu_pct"]["median"] for s in result["servings"].values())
+        cells.append(f"{noise:.0f}")
+        lines.append("  ".join(f"{c:>22}" if i else f"{c:<10}" for i, c in enumerate(cells)))
+    return "\n".join(lines)
+
+
+def report_servings(
+    args: argparse.Namespace,
+    stamp: str,
+    started: float,
+    database_url: str,
+    pin: bool,
+    pin_server: bool,
+    results: list[dict[str, Any]],
+) -> int:
+    seconds = time.monotonic() - started
+    report = run_report(args, stamp, seconds, hidden(database_url), pin, pin_server)
+    report["servings"] = args.servings
+    report["scenarios"] = results
+    out = OUT / "results" / f"{stamp}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    print(serving_table(args.servings, results))
     print(f"results: {out.relative_to(REPO)}  ({seconds / 60:.1f} min)")
     return 0
 
@@ -285,7 +399,9 @@ def prepare_database(database_url: str, env: dict[str, str], seed: int) -> None:
     )
 
 
-def service_server(env: dict[str, str], workers: int, work: Path, pin_server: bool) -> Server:
+def service_server(
+    env: dict[str, str], workers: int, work: Path, pin_server: bool, log: Path | None = None
+) -> Server:
     """``conduit serve`` with the production defaults, on a free port, pinned if asked."""
     port = free_port()
     argv = [str(BIN / "conduit"), "serve", "--port", str(port), "--workers", str(workers)]
@@ -293,7 +409,7 @@ def service_server(env: dict[str, str], workers: int, work: Path, pin_server: bo
         "conduit serve",
         pinned(SERVER_CPU, argv, pin_server),
         env,
-        work / "service.log",
+        log or work / "service.log",
         port=port,
         ready_path="/api/tags",
     )

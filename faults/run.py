@@ -137,12 +137,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", default="1,2,3,4,5,6,7,8", help="faults to run, e.g. 1,4")
     parser.add_argument("--db-prefix", default="conduit_faults", help="names of the databases")
     parser.add_argument("--keep", action="store_true", help="keep the databases and the logs")
+    parser.add_argument(
+        "--serving",
+        choices=("auto", "thread", "bridge"),
+        default="auto",
+        help="the services' SERVING: how they run use cases (auto: the default path)",
+    )
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
     only = {int(n) for n in args.only.split(",") if n.strip()}
+    stack.SERVICE_SETTINGS["SERVING"] = args.serving
 
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt

@@ -1,6 +1,7 @@
 """Database errors as the application's errors: one table, for the unit of work and the metrics.
 
-A driver error is known by its code: the SQLSTATE on PostgreSQL, the extended error name on
+A driver error is known by its code: the SQLSTATE on PostgreSQL (psycopg's, or asyncpg's through
+SQLAlchemy's adapter: ``.sqlstate`` on both), the extended error name on
 SQLite (``sqlite3.Error.sqlite_errorname``). ``_BY_CODE`` maps each code that means something
 to the use case to what it means; everything else propagates as it is (a 500 with a request
 id: a bug to look at, not a condition to handle).
@@ -131,6 +132,11 @@ def _unique_constraint(error: sa_exc.DBAPIError) -> str | None:
     diag = getattr(error.orig, "diag", None)
     if diag is not None:  # psycopg
         return getattr(diag, "constraint_name", None)
+    # asyncpg: SQLAlchemy's adapter error (its SQLSTATE as .sqlstate, like psycopg's) wraps
+    # the driver's own, which names the constraint.
+    asyncpg_error = getattr(error.orig, "orig", None)
+    if asyncpg_error is not None:
+        return getattr(asyncpg_error, "constraint_name", None)
     message = str(error.orig)
     prefix = "UNIQUE constraint failed: "
     if message.startswith(prefix):

@@ -14,6 +14,8 @@ from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindowRa
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from infrastructure.blocking import off_the_loop
+
 
 def _seconds_until(reset_time: float) -> int:
     return max(1, math.ceil(reset_time - time.time()))
@@ -43,13 +45,16 @@ class LimitsLoginAttempts:
         )
 
     def admit(self, account: str) -> int | None:
-        key = _digest(account)
+        # The store may be a network away (Redis): never waited for on the event loop.
+        return off_the_loop(None, self._admit, _digest(account))
+
+    def succeeded(self, account: str) -> None:
+        off_the_loop(None, self.limiter.clear, self.item, _digest(account))
+
+    def _admit(self, key: str) -> int | None:
         if self.limiter.hit(self.item, key):
             return None
         return _seconds_until(self.limiter.get_window_stats(self.item, key).reset_time)
-
-    def succeeded(self, account: str) -> None:
-        self.limiter.clear(self.item, _digest(account))
 
 
 def _digest(account: str) -> str:

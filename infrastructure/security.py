@@ -1,8 +1,8 @@
 """Password hashing (argon2id) and tokens (JWT, HS256): adapters for the application's ports."""
 
 import re
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -14,6 +14,7 @@ from application.caller import Caller
 from application.errors import NotAuthenticated
 from application.ports import PasswordHasher
 from domain import messages
+from infrastructure.blocking import off_the_loop
 
 
 class Argon2PasswordHasher:
@@ -33,26 +34,29 @@ class Argon2PasswordHasher:
 
 
 class BoundedHasher:
-    """A password hasher that runs at most ``concurrency`` hashes at once; the rest wait.
+    """A password hasher that runs at most ``concurrency`` hashes at once, on threads of its
+    own; the rest wait their turn, first come first served.
 
     Hashing is CPU work (argon2 runs each hash on ``parallelism`` threads of its own):
     more at once only makes each slower and takes the CPU the rest of the API needs. The
     requests that hash are admitted to a lane of their own, wider than this bound
     (``api.middleware.Admission``), so they wait here, holding no database slot, and a
     login the per-account limit refuses is answered without waiting behind the hashes.
+
+    Never on the event loop: a use case that runs on the loop (the greenlet bridge,
+    ``api.serving``) awaits the hash there, and the loop serves other requests meanwhile; one
+    on a thread of the threadpool waits for it on that thread.
     """
 
     def __init__(self, hasher: PasswordHasher, concurrency: int) -> None:
         self._hasher = hasher
-        self._turns = threading.BoundedSemaphore(concurrency)
+        self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="password-hashing")
 
     def hash(self, password: str) -> str:
-        with self._turns:
-            return self._hasher.hash(password)
+        return off_the_loop(self._threads, self._hasher.hash, password)
 
     def verify(self, password_hash: str, password: str) -> bool:
-        with self._turns:
-            return self._hasher.verify(password_hash, password)
+        return off_the_loop(self._threads, self._hasher.verify, password_hash, password)
 
 
 class JwtTokenService:

@@ -1,15 +1,31 @@
 """Configuration from the environment (and an optional ``.env`` file)."""
 
 import os
+from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infrastructure.backend import Backend, backend_of
 
 # Secrets that were ever in this repository: anyone can sign tokens with them, so they are
 # refused like no secret at all (the first was the built-in default of earlier versions).
 PUBLISHED_JWT_SECRETS = frozenset({"insecure-development-secret-change-me-in-production"})
 # HS256 keys shorter than the hash (32 bytes) weaken it; RFC 7518 section 3.2 requires this.
 JWT_SECRET_MIN_LENGTH = 32
+
+
+class Serving(StrEnum):
+    """How the API runs its use cases (``api.serving``)."""
+
+    THREAD = "thread"  # in the threadpool, on psycopg (or SQLite)
+    BRIDGE = "bridge"  # on the event loop through SQLAlchemy's greenlet bridge, on asyncpg
+
+
+# What SERVING=auto means on PostgreSQL: the path measured fastest there (README,
+# "Serving path"; `make bench BENCH_ARGS="--serving thread,bridge"` measures both).
+SERVING_ON_POSTGRESQL = Serving.THREAD
 
 
 class Settings(BaseSettings):
@@ -34,8 +50,12 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=5000, ge=0)
     lock_timeout_ms: int = Field(default=3000, ge=0)
     idle_in_transaction_timeout_ms: int = Field(default=10000, ge=0)
-    # psycopg's automatic server-side prepared statements; off behind PgBouncer (transaction mode).
+    # Server-side prepared statements kept across uses (psycopg's automatic ones, asyncpg's
+    # cache); off behind PgBouncer (transaction mode).
     db_prepared_statements: bool = True
+    # How use cases run: "thread" (threadpool), "bridge" (event loop, asyncpg; PostgreSQL
+    # only), or "auto": the faster one measured on the database at DATABASE_URL.
+    serving: Literal["auto", "thread", "bridge"] = "auto"
     # Read replicas (PostgreSQL): comma-separated URLs; read-only units of work run there
     # (infrastructure.replicas). Nobody reads more than the lag bound behind the primary, and
     # a client's own writes are always visible to it.
@@ -85,6 +105,20 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def serving_path(self) -> Serving:
+        """The serving path ``SERVING`` names, ``auto`` resolved for the database."""
+        on_sqlite = backend_of(self.database_url) is Backend.SQLITE
+        if self.serving == "auto":
+            return Serving.THREAD if on_sqlite else SERVING_ON_POSTGRESQL
+        if self.serving == "bridge" and on_sqlite:
+            raise ValueError("SERVING=bridge needs PostgreSQL (asyncpg); SQLite serves in threads")
+        if self.serving == "bridge" and self.replica_urls:
+            # The replicas' monitor asks the primary from a thread of its own: it needs the
+            # threadpool path's engines.
+            raise ValueError("SERVING=bridge does not serve read replicas: use SERVING=thread")
+        return Serving(self.serving)
 
     @property
     def replica_urls(self) -> list[str]:

@@ -9,6 +9,7 @@ What they do not do is roll back: a fake unit of work only records that it would
 """
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -493,3 +494,31 @@ class FakeLoginAttempts:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class GatedHasher:
+    """A password hasher whose work waits at a gate: a hash that takes as long as a test
+    wants. Verifications always wait there; hashes too with ``gate_hashes``. Each one
+    releases ``waiting`` as it reaches the gate, and counts in ``finished`` once through."""
+
+    def __init__(self, gate_hashes: bool = False, patience: float | None = None) -> None:
+        self.gate = threading.Event()
+        self.gate.set()
+        self.waiting = threading.Semaphore(0)
+        self.finished = 0
+        self.gate_hashes = gate_hashes
+        self.patience = patience  # how long one waits at a shut gate (None: for ever)
+
+    def _through_the_gate(self) -> None:
+        self.waiting.release()
+        self.gate.wait(self.patience)
+        self.finished += 1
+
+    def hash(self, password: str) -> str:
+        if self.gate_hashes:
+            self._through_the_gate()
+        return f"hashed:{password}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self._through_the_gate()
+        return password_hash == f"hashed:{password}"

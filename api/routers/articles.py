@@ -13,6 +13,7 @@ from api.schemas import (
     UpdateArticleRequest,
     errors,
 )
+from api.serving import run_use_case
 from application.articles import ArticleChanges, ArticleDraft, ArticleService
 from application.read_models import DEFAULT_PAGE_SIZE, ArticleFilter
 
@@ -22,7 +23,7 @@ Articles = Annotated[ArticleService, service(ArticleService)]
 
 
 @router.get("/articles", response_model=MultipleArticlesResponse, responses=errors(401, 422))
-def list_articles(
+async def list_articles(
     caller: OptionalCaller,
     articles: Articles,
     tag: SearchTerm = None,
@@ -34,18 +35,18 @@ def list_articles(
     filters = ArticleFilter(
         tag=tag, author=author, favorited_by=favorited, limit=limit, offset=offset
     )
-    page = articles.search(filters, caller.user_id if caller else None)
+    page = await run_use_case(articles.search, filters, caller.user_id if caller else None)
     return json_response(MultipleArticlesResponse.of(page))
 
 
 @router.get("/articles/feed", response_model=MultipleArticlesResponse, responses=errors(401, 422))
-def feed(
+async def feed(
     caller: RequiredCaller,
     articles: Articles,
     limit: Limit = DEFAULT_PAGE_SIZE,
     offset: Offset = 0,
 ) -> Response:
-    page = articles.feed(caller, limit, offset)
+    page = await run_use_case(articles.feed, caller, limit, offset)
     return json_response(MultipleArticlesResponse.of(page))
 
 
@@ -55,24 +56,23 @@ def feed(
     response_model=SingleArticleResponse,
     responses=errors(400, 401, 413, 422),
 )
-def create_article(
+async def create_article(
     request: NewArticleRequest, caller: RequiredCaller, articles: Articles
 ) -> Response:
     new = request.article
     draft = ArticleDraft(
         title=new.title, description=new.description, body=new.body, tag_names=tuple(new.tagList)
     )
-    view = articles.create(caller, draft)
+    view = await run_use_case(articles.create, caller, draft)
     return json_response(SingleArticleResponse.of(view), status_code=201)
 
 
 @router.get(
     "/articles/{slug}", response_model=SingleArticleResponse, responses=errors(401, 404, 422)
 )
-def get_article(slug: Slug, caller: OptionalCaller, articles: Articles) -> Response:
-    return json_response(
-        SingleArticleResponse.of(articles.get(slug, caller.user_id if caller else None))
-    )
+async def get_article(slug: Slug, caller: OptionalCaller, articles: Articles) -> Response:
+    view = await run_use_case(articles.get, slug, caller.user_id if caller else None)
+    return json_response(SingleArticleResponse.of(view))
 
 
 @router.put(
@@ -80,16 +80,18 @@ def get_article(slug: Slug, caller: OptionalCaller, articles: Articles) -> Respo
     response_model=SingleArticleResponse,
     responses=errors(400, 401, 403, 404, 413, 422),
 )
-def update_article(
+async def update_article(
     slug: Slug, request: UpdateArticleRequest, caller: RequiredCaller, articles: Articles
 ) -> Response:
     changes = ArticleChanges(**request.article.model_dump(exclude_none=True))
-    return json_response(SingleArticleResponse.of(articles.update(slug, caller, changes)))
+    return json_response(
+        SingleArticleResponse.of(await run_use_case(articles.update, slug, caller, changes))
+    )
 
 
 @router.delete("/articles/{slug}", status_code=204, responses=errors(401, 403, 404, 422))
-def delete_article(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
-    articles.delete(slug, caller)
+async def delete_article(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
+    await run_use_case(articles.delete, slug, caller)
     return no_content()
 
 
@@ -99,8 +101,10 @@ def delete_article(slug: Slug, caller: RequiredCaller, articles: Articles) -> Re
     tags=["Favorites"],
     responses=errors(401, 404, 422),
 )
-def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
-    return json_response(SingleArticleResponse.of(articles.favorite(slug, caller)))
+async def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
+    return json_response(
+        SingleArticleResponse.of(await run_use_case(articles.favorite, slug, caller))
+    )
 
 
 @router.delete(
@@ -109,10 +113,11 @@ def favorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response
     tags=["Favorites"],
     responses=errors(401, 404, 422),
 )
-def unfavorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
-    return json_response(SingleArticleResponse.of(articles.unfavorite(slug, caller)))
+async def unfavorite(slug: Slug, caller: RequiredCaller, articles: Articles) -> Response:
+    view = await run_use_case(articles.unfavorite, slug, caller)
+    return json_response(SingleArticleResponse.of(view))
 
 
 @router.get("/tags", response_model=TagsResponse, tags=["Tags"])
-def list_tags(articles: Articles) -> Response:
-    return json_response(TagsResponse(tags=articles.tags()))
+async def list_tags(articles: Articles) -> Response:
+    return json_response(TagsResponse(tags=await run_use_case(articles.tags)))

@@ -12,6 +12,7 @@ from api.schemas import (
     SingleCommentResponse,
     errors,
 )
+from api.serving import run_use_case
 from application.comments import CommentService
 
 router = APIRouter(prefix="/api", tags=["Comments"], responses=errors(404, 422, 503))
@@ -24,8 +25,8 @@ CommentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 @router.get(
     "/articles/{slug}/comments", response_model=MultipleCommentsResponse, responses=errors(401)
 )
-def list_comments(slug: Slug, caller: OptionalCaller, comments: Comments) -> Response:
-    views = comments.for_article(slug, caller.user_id if caller else None)
+async def list_comments(slug: Slug, caller: OptionalCaller, comments: Comments) -> Response:
+    views = await run_use_case(comments.for_article, slug, caller.user_id if caller else None)
     return json_response(MultipleCommentsResponse(comments=[Comment.of(v) for v in views]))
 
 
@@ -34,10 +35,10 @@ def list_comments(slug: Slug, caller: OptionalCaller, comments: Comments) -> Res
     response_model=SingleCommentResponse,
     responses=errors(400, 401, 413),
 )
-def add_comment(
+async def add_comment(
     slug: Slug, request: NewCommentRequest, caller: RequiredCaller, comments: Comments
 ) -> Response:
-    view = comments.add(slug, caller, request.comment.body)
+    view = await run_use_case(comments.add, slug, caller, request.comment.body)
     return json_response(SingleCommentResponse(comment=Comment.of(view)))
 
 
@@ -46,8 +47,8 @@ def add_comment(
     status_code=204,
     responses=errors(401, 403),
 )
-def delete_comment(
+async def delete_comment(
     slug: Slug, comment_id: CommentId, caller: RequiredCaller, comments: Comments
 ) -> Response:
-    comments.delete(slug, comment_id, caller)
+    await run_use_case(comments.delete, slug, comment_id, caller)
     return no_content()

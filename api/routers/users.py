@@ -7,6 +7,7 @@ from api.middleware import HASHES_PASSWORD
 from api.protection import LIMITED_PER_ADDRESS
 from api.responses import json_response
 from api.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse, errors
+from api.serving import run_use_case
 from application.users import UserChanges, UserService
 
 router = APIRouter(prefix="/api", tags=["User and Authentication"], responses=errors(503))
@@ -25,9 +26,11 @@ SIGNS_IN = {HASHES_PASSWORD: True, LIMITED_PER_ADDRESS: True}
     responses=errors(400, 413, 422, 429),
     openapi_extra=SIGNS_IN,
 )
-def register(request: NewUserRequest, users: Users) -> Response:
+async def register(request: NewUserRequest, users: Users) -> Response:
     new = request.user
-    result = users.register(username=new.username, email=new.email, password=new.password)
+    result = await run_use_case(
+        users.register, username=new.username, email=new.email, password=new.password
+    )
     return json_response(UserResponse.of(result.user, result.token), status_code=201)
 
 
@@ -37,14 +40,16 @@ def register(request: NewUserRequest, users: Users) -> Response:
     responses=errors(400, 401, 413, 422, 429),
     openapi_extra=SIGNS_IN,
 )
-def login(request: LoginUserRequest, users: Users) -> Response:
-    result = users.login(email=request.user.email, password=request.user.password)
+async def login(request: LoginUserRequest, users: Users) -> Response:
+    result = await run_use_case(
+        users.login, email=request.user.email, password=request.user.password
+    )
     return json_response(UserResponse.of(result.user, result.token))
 
 
 @router.get("/user", response_model=UserResponse, responses=errors(401))
-def current_user(caller: RequiredCaller, token: PresentedToken, users: Users) -> Response:
-    return json_response(UserResponse.of(users.current(caller), token))
+async def current_user(caller: RequiredCaller, token: PresentedToken, users: Users) -> Response:
+    return json_response(UserResponse.of(await run_use_case(users.current, caller), token))
 
 
 @router.put(
@@ -53,10 +58,10 @@ def current_user(caller: RequiredCaller, token: PresentedToken, users: Users) ->
     responses=errors(400, 401, 413, 422),
     openapi_extra={HASHES_PASSWORD: True},
 )
-def update_user(
+async def update_user(
     request: UpdateUserRequest, caller: RequiredCaller, token: PresentedToken, users: Users
 ) -> Response:
     """A new password ends every earlier session: the response then carries a new token."""
     changes = UserChanges(**request.user.model_dump(exclude_none=True))
-    updated = users.update(caller, changes)
+    updated = await run_use_case(users.update, caller, changes)
     return json_response(UserResponse.of(updated.user, updated.token or token))

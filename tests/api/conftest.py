@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from api.container import Container
+from infrastructure.backend import Backend, backend_of
 from infrastructure.security import Argon2PasswordHasher
 from infrastructure.settings import Settings
 from tests.routes import World, auth, build_world
@@ -21,11 +22,18 @@ __all__ = ["auth"]
 
 @pytest.fixture
 def container(settings: Settings, engine: Engine) -> Container:
+    """On SQLite the app serves in threads, on the test's ``engine``. On PostgreSQL it serves
+    on the event loop through the greenlet bridge (``SERVING=bridge``), on an asyncpg engine
+    of its own that its lifespan disposes of; the test's ``engine`` (psycopg) looks at the
+    same database from outside."""
     container = Container()
+    if backend_of(engine) is Backend.POSTGRESQL:
+        settings = settings.model_copy(update={"serving": "bridge"})
+    else:
+        container.engine.override(providers.Object(engine))
     container.settings.override(providers.Object(settings))
-    container.engine.override(providers.Object(engine))
     # Real argon2id, with the cheapest parameters: hashing is not what these tests are about.
-    container.hasher.override(
+    container.password_hasher.override(
         providers.Singleton(Argon2PasswordHasher, time_cost=1, memory_cost_kib=8, parallelism=1)
     )
     return container

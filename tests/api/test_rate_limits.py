@@ -4,7 +4,6 @@ The suite's own app has generous limits (tests.conftest.settings_for); these tes
 ones with windows far longer than a test, so no outcome depends on time passing.
 """
 
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -20,6 +19,7 @@ from api.container import Container
 from infrastructure.security import BoundedHasher
 from infrastructure.settings import Settings
 from tests.api.conftest import assert_error
+from tests.fakes import GatedHasher
 
 Limited = Callable[..., AbstractContextManager[TestClient]]
 
@@ -151,23 +151,6 @@ def test_ipv6_addresses_count_by_their_64_bit_prefix(limited: Limited) -> None:
             _assert_too_many(_login(same_network, "a@example.com", "x"), 60)
         with TestClient(app, client=("2001:db8:1:3::1", 40000)) as next_network:
             assert_error(_login(next_network, "a@example.com", "x"), 401)
-
-
-class GatedHasher:
-    """A hasher whose verifications wait at a gate: a hash that takes as long as a test wants."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.gate.set()
-        self.waiting = threading.Semaphore(0)
-
-    def hash(self, password: str) -> str:
-        return f"hashed:{password}"
-
-    def verify(self, password_hash: str, password: str) -> bool:
-        self.waiting.release()
-        self.gate.wait()
-        return password_hash == f"hashed:{password}"
 
 
 def test_a_login_the_limit_refuses_does_not_wait_behind_a_hash(

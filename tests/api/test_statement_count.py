@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from api.params import Limit
+from api.serving import run_use_case
 from infrastructure.backend import Backend, backend_of
 from infrastructure.instrumentation import SentStatements, counting_statements
 from infrastructure.orm import articles
@@ -220,18 +221,22 @@ throwaway = APIRouter(prefix="/api/throwaway")
 
 
 @throwaway.get("/titles")
-def titles(request: Request, limit: Limit = 20) -> dict[str, list[str]]:
+async def titles(request: Request, limit: Limit = 20) -> dict[str, list[str]]:
     engine = request.app.state.container.engine()
-    with engine.connect() as connection:
-        slugs = connection.execute(select(articles.c.slug).limit(limit)).scalars().all()
-        return {
-            "titles": [
-                connection.execute(
-                    select(articles.c.title).where(articles.c.slug == slug)
-                ).scalar_one()
-                for slug in slugs
-            ]
-        }
+
+    def read() -> dict[str, list[str]]:
+        with engine.connect() as connection:
+            slugs = connection.execute(select(articles.c.slug).limit(limit)).scalars().all()
+            return {
+                "titles": [
+                    connection.execute(
+                        select(articles.c.title).where(articles.c.slug == slug)
+                    ).scalar_one()
+                    for slug in slugs
+                ]
+            }
+
+    return await run_use_case(read)  # as the app's routes run theirs (api.serving)
 
 
 def test_demonstration_a_route_added_later_with_a_query_per_row_fails_the_bound(

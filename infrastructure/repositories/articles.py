@@ -6,17 +6,22 @@ from sqlalchemy.orm import Session
 from domain.articles import Article, Tag
 from infrastructure.orm import articles, favorites, tags
 from infrastructure.repositories.shared import delete_entity, insert_ignoring_duplicates
+from infrastructure.statements import Statement
 
 # Built once with bound parameters: building and cache-keying a statement per call costs
-# about as much as running it. Core statements run on the session's connection; those
-# that load entities are built on first use (the mapping is made at start-up).
-_SLUG_EXISTS = select(exists().where(articles.c.slug == bindparam("slug")))
-_UNFAVORITE = delete(favorites).where(
-    favorites.c.user_id == bindparam("fan_id"), favorites.c.article_id == bindparam("target_id")
+# about as much as running it. Core statements are ``Statement``s, run on the driver with
+# the session's connection; those that load entities are built on first use (the mapping
+# is made at start-up) and run through the session.
+_SLUG_EXISTS = Statement(select(exists().where(articles.c.slug == bindparam("slug"))))
+_UNFAVORITE = Statement(
+    delete(favorites).where(
+        favorites.c.user_id == bindparam("fan_id"),
+        favorites.c.article_id == bindparam("target_id"),
+    )
 )
 # In SQL, not in Python: concurrent favorites each add one under the row lock, so no
 # increment is lost.
-_MOVE_FAVORITES_COUNT = (
+_MOVE_FAVORITES_COUNT = Statement(
     update(articles)
     .where(articles.c.id == bindparam("target_id"))
     .values(favorites_count=articles.c.favorites_count + bindparam("by"))
@@ -53,7 +58,7 @@ class SqlAlchemyArticleRepository:
         return self.session.scalars(_by_slug(for_update), {"slug": slug}).one_or_none()
 
     def slug_exists(self, slug: str) -> bool:
-        return bool(self.session.connection().scalar(_SLUG_EXISTS, {"slug": slug}))
+        return bool(_SLUG_EXISTS.scalar(self.session.connection(), {"slug": slug}))
 
     def save(self, article: Article) -> None:
         self.session.flush()
@@ -71,16 +76,12 @@ class SqlAlchemyArticleRepository:
         return bool(added)
 
     def remove_favorite(self, article: Article, user_id: int) -> bool:
-        removed = (
-            self.session.connection()
-            .execute(_UNFAVORITE, {"fan_id": user_id, "target_id": article.id})
-            .rowcount
+        removed = _UNFAVORITE.run(
+            self.session.connection(), {"fan_id": user_id, "target_id": article.id}
         )
         if removed:
             self._move_favorites_count(article, -1)
         return bool(removed)
 
     def _move_favorites_count(self, article: Article, by: int) -> None:
-        self.session.connection().execute(
-            _MOVE_FAVORITES_COUNT, {"target_id": article.id, "by": by}
-        )
+        _MOVE_FAVORITES_COUNT.run(self.session.connection(), {"target_id": article.id, "by": by})

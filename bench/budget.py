@@ -108,7 +108,7 @@ def main() -> None:
             raw.rollback()
 
         def response_model(page: Any = page) -> Any:
-            return MultipleArticlesResponse.of(page.articles, page.total)
+            return MultipleArticlesResponse.of(page)
 
         model = response_model()
         rows = [

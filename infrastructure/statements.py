@@ -22,7 +22,8 @@ What it keeps, because the rest of the service relies on it:
 
 Only the DBAPI interface is used (``cursor()``, the dialect's ``do_execute``,
 ``fetchall``, ``description``, ``rowcount``), with the dialect's own paramstyle, so the same
-statements run on psycopg, pysqlite and SQLAlchemy's asyncpg adapter.
+statements run on psycopg, pysqlite and SQLAlchemy's asyncpg adapter. (The engine's
+``echo`` log does not show them; the statement counter's record does.)
 """
 
 import threading
@@ -175,8 +176,7 @@ class Statement:
 
     def first(self, connection: Connection, parameters: Mapping[str, Any] = _NOTHING) -> Row | None:
         """The first row, or None."""
-        rows = self._run(connection, parameters, _all_rows)
-        return rows[0] if rows else None
+        return self._run(connection, parameters, _first_row)
 
     def scalar(self, connection: Connection, parameters: Mapping[str, Any] = _NOTHING) -> Any:
         """The first column of the first row, or None."""
@@ -239,6 +239,12 @@ def _all_rows(cursor: DBAPICursor, compiled: _Compiled) -> list[Row]:
     rows: list[Row] = cursor.fetchall()  # type: ignore[assignment]  # tuples: the DBAPI's rows
     convert = compiled.converter(cursor)
     return rows if convert is None else [convert(row) for row in rows]
+
+
+def _first_row(cursor: DBAPICursor, compiled: _Compiled) -> Row | None:
+    row: Row | None = cursor.fetchone()
+    convert = compiled.converter(cursor)
+    return row if row is None or convert is None else convert(row)
 
 
 def _row_count(cursor: DBAPICursor, _compiled: _Compiled) -> int:

@@ -13,7 +13,7 @@ from domain.errors import AlreadyExists
 from infrastructure.engine import create_db_engine
 from infrastructure.instrumentation import count_statements, counting_statements
 from infrastructure.orm import users
-from infrastructure.queries import json_list
+from infrastructure.queries import value_list
 from infrastructure.sessions import create_session_factory
 from infrastructure.statements import Statement
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
@@ -33,7 +33,7 @@ ADD_USER = Statement(
 NAME_AND_WHEN = Statement(
     select(
         users.c.username,
-        select(json_list(users.c.username)).scalar_subquery(),
+        select(value_list(users.c.username)).scalar_subquery(),
         text("'2025-03-04 05:06:07'"),
     ).where(users.c.email == bindparam("email"))
 )
@@ -55,7 +55,7 @@ def test_rows_come_back_by_position_with_the_dialects_conversions(engine: Engine
     assert len(rows) == 1
     name, all_names, _when = rows[0]
     assert name == "bob"
-    assert sorted(all_names) == ["alice", "bob"]  # a JSON array: a string on SQLite, parsed
+    assert sorted(all_names) == ["alice", "bob"]  # a list: on SQLite a JSON string, parsed
 
 
 def test_sqlite_timestamps_come_back_as_datetimes(engine: Engine) -> None:

@@ -85,13 +85,19 @@ def main() -> None:
         def prebuilt_session(statements: list[Any] = statements) -> None:
             with sessions() as session:
                 for statement, params in statements:
-                    session.execute(statement, params).all()
+                    session.execute(statement.element, params).all()
                 session.rollback()
 
         def prebuilt_core(statements: list[Any] = statements) -> None:
             with engine.connect() as connection:
                 for statement, params in statements:
-                    connection.execute(statement, params).all()
+                    connection.execute(statement.element, params).all()
+                connection.rollback()
+
+        def prebuilt_lean(statements: list[Any] = statements) -> None:
+            with engine.connect() as connection:
+                for statement, params in statements:
+                    statement.rows(connection, params)
                 connection.rollback()
 
         def plain_psycopg(sql: list[Any] = sql) -> None:
@@ -102,7 +108,7 @@ def main() -> None:
             raw.rollback()
 
         def response_model(page: Any = page) -> Any:
-            return MultipleArticlesResponse.of(page.articles, page.total)
+            return MultipleArticlesResponse.of(page)
 
         model = response_model()
         rows = [
@@ -112,6 +118,7 @@ def main() -> None:
                 cpu_ms(prebuilt_session, n),
             ),
             ("  ... via a Core Connection", cpu_ms(prebuilt_core, n)),
+            ("  ... as Statements on the driver (the service's way)", cpu_ms(prebuilt_lean, n)),
             ("  ... as plain SQL via psycopg (the driver's floor)", cpu_ms(plain_psycopg, n)),
             ("response model (MultipleArticlesResponse.of)", cpu_ms(response_model, n)),
             ("serialisation (json_response)", cpu_ms(lambda model=model: json_response(model), n)),
@@ -120,36 +127,40 @@ def main() -> None:
         print(f"\n{name}: CPU per call in ms (rerun to see the spread)")
         for label, value in rows:
             print(f"  {value:7.3f}  {label}")
-        whole, session, core, floor = (value for _label, value in rows[:4])
+        whole, session, core, lean, floor = (value for _label, value in rows[:5])
         print(
-            f"  => building statements and read models {whole - session:.3f}, "
-            f"Session over Core {session - core:.3f}, "
-            f"SQLAlchemy execution over psycopg {core - floor:.3f}, psycopg {floor:.3f}"
+            f"  => the service call over its Statements {whole - lean:.3f}, "
+            f"Statements over psycopg {lean - floor:.3f}, psycopg {floor:.3f}; "
+            f"SQLAlchemy's execution over psycopg would be {core - floor:.3f} "
+            f"(+ a Session {session - core:.3f})"
         )
     raw.close()
     engine.dispose()
 
 
 def capture_statements(engine: Any, call: Callable[[], Any]) -> tuple[Any, list[Any], list[Any]]:
-    """The call's result, the statements it executed with their parameters, and the SQL
-    and parameters that reached the driver, as the app's own statement counter saw them
-    (the container's engine counts its statements; pings, BEGIN and ROLLBACK are not
-    statements here). bench/ceiling.py's layers use it too."""
+    """The call's result, the prebuilt statements (``infrastructure.statements.Statement``)
+    it executed with their parameters, and the SQL and parameters that reached the driver,
+    as the app's own statement counter saw them (the container's engine counts its
+    statements; pings, BEGIN and ROLLBACK are not statements here). bench/ceiling.py's
+    layers use it too. The parameters are the driver's: on psycopg, by name, as given."""
     from sqlalchemy import event
 
     from infrastructure.instrumentation import counting_statements
+    from infrastructure.statements import Execution
 
     statements: list[Any] = []
 
-    def capture(_conn: Any, statement: Any, _multi: Any, params: Any, _options: Any) -> None:
-        statements.append((statement, dict(params or {})))
+    def capture(_conn: Any, _cursor: Any, _sql: Any, params: Any, context: Any, _many: Any) -> None:
+        if isinstance(context, Execution):
+            statements.append((context.statement, dict(params or {})))
 
-    event.listen(engine, "before_execute", capture)
+    event.listen(engine, "before_cursor_execute", capture)
     try:
         with counting_statements(record=True) as sent:
             result = call()
     finally:
-        event.remove(engine, "before_execute", capture)
+        event.remove(engine, "before_cursor_execute", capture)
     return result, statements, list(sent.sent or ())
 
 

@@ -14,12 +14,13 @@ is what its own work (database, models, serialisation) costs.
 ``--layer`` adds the service's layers one at a time below the same answer, to show
 what each costs (``bench/run.py --layers``): ``thread`` answers from a ``def`` endpoint
 (FastAPI's threadpool hop, as many threads as the service has); ``psycopg`` first reads
-(``$LAYER_READ``) the profile of ``$LAYER_USERNAME``, or the first page of 20 articles,
-as seen by user id ``$LAYER_VIEWER_ID``, on a pooled connection with plain psycopg
-(BEGIN, SELECT, COMMIT); ``core`` runs the same statement
-through SQLAlchemy Core (``engine.connect()``, ``execute``, ``commit``); ``session``
-through a Session, as the unit of work does. Engine and statement are the service's own
-(``DATABASE_URL`` and the other settings from the environment).
+(``$LAYER_READ``) the profile of ``$LAYER_USERNAME``, the first page of 20 articles,
+as seen by user id ``$LAYER_VIEWER_ID``, or the tags, on a pooled connection with plain
+psycopg (BEGIN, SELECT, COMMIT): the same SQL and parameters the service sends; ``lean``
+runs the service's ``Statement`` for it (``infrastructure/statements.py``) on
+``engine.connect()``, then commits; ``uow`` runs the read query itself in a unit of work,
+as the use case does. Engine and statement are the service's own (``DATABASE_URL`` and
+the other settings from the environment).
 """
 
 import argparse
@@ -35,7 +36,7 @@ from fastapi import FastAPI, Response
 
 RESPONSE_FILE = "CEILING_RESPONSE"
 LAYER = "CEILING_LAYER"
-LAYERS = ("bytes", "thread", "psycopg", "core", "session")
+LAYERS = ("bytes", "thread", "psycopg", "lean", "uow")
 
 
 def create_app() -> FastAPI:
@@ -81,24 +82,24 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
 
     from api.container import Container
     from application.read_models import ArticleFilter
-    from infrastructure.queries import SqlAlchemyReadQueries
 
     container = Container()
     settings = container.settings()
     engine = container.engine()
-    sessions = container.session_factory()
     username, viewer_id = os.environ["LAYER_USERNAME"], int(os.environ["LAYER_VIEWER_ID"])
+    kind = os.environ.get("LAYER_READ", "profile")
 
     def the_read() -> Any:
-        with sessions() as session:
-            reads = SqlAlchemyReadQueries(session)
-            if os.environ.get("LAYER_READ", "profile") == "articles":
-                return reads.page(ArticleFilter(limit=20, offset=0).as_list(), viewer_id).articles
-            return reads.profile(username, viewer_id)
+        with container.uow() as uow:  # as a use case reads
+            if kind == "articles":
+                return uow.reads.page(ArticleFilter(limit=20, offset=0).as_list(), viewer_id)
+            if kind == "tags":
+                return uow.reads.tags()
+            return uow.reads.profile(username, viewer_id)
 
     found, statements, sql = capture_statements(engine, the_read)
     if not found:
-        raise SystemExit(f"ceiling: nothing to read for {os.environ.get('LAYER_READ')}")
+        raise SystemExit(f"ceiling: nothing to read for {kind}")
     [(statement, parameters)] = statements
     [(text, driver_parameters)] = sql
 
@@ -113,17 +114,12 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
         finally:
             pooled.close()  # back to the pool
 
-    def core() -> None:
+    def lean() -> None:
         with engine.connect() as connection:
-            connection.execute(statement, parameters).all()
+            statement.rows(connection, parameters)
             connection.commit()
 
-    def session() -> None:
-        with sessions() as session:
-            session.connection().execute(statement, parameters).all()
-            session.commit()
-
-    reads = {"thread": lambda: None, "psycopg": plain_psycopg, "core": core, "session": session}
+    reads = {"thread": lambda: None, "psycopg": plain_psycopg, "lean": lean, "uow": the_read}
     return reads[layer], settings.pool_size + settings.pool_max_overflow
 
 

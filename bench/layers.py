@@ -13,13 +13,14 @@ from scenarios import BENCH_USER, Fixture, Scenario, capture
 from tooling.harness import Server
 
 # The scenarios --layers can measure: the read each layer server runs (bench/ceiling.py).
-LAYER_READS = {"profile": "profile", "list_auth": "articles"}
+LAYER_READS = {"profile": "profile", "list_auth": "articles", "tags": "tags"}
+# The path that serves, from the driver up: each row adds one layer to the one above.
 LAYER_TITLES = {
     "bytes": "the ceiling: captured bytes from an async endpoint",
     "thread": "+ a def endpoint: FastAPI's threadpool hop",
-    "psycopg": "+ the read with plain psycopg: BEGIN, SELECT, COMMIT",
-    "core": "+ SQLAlchemy Core: engine.connect, execute, commit",
-    "session": "+ a Session, as the unit of work opens one",
+    "psycopg": "+ the read's SQL with plain psycopg: BEGIN, SELECT, COMMIT",
+    "lean": "+ its Statement (statements.py) on engine.connect, commit",
+    "uow": "+ the unit of work and the read query (read model)",
     "service": "+ the service: middleware, auth, use case, view, JSON",
 }
 

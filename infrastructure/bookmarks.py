@@ -10,8 +10,11 @@ from domain.articles import Article
 from infrastructure.orm import articles, bookmarks
 from infrastructure.queries import CALLER_ID, sql_part
 from infrastructure.repositories.shared import insert_ignoring_duplicates
+from infrastructure.statements import Statement
 
-_REMOVE = delete(bookmarks).filter_by(user_id=bindparam("user"), article_id=bindparam("article"))
+_REMOVE = Statement(
+    delete(bookmarks).filter_by(user_id=bindparam("user"), article_id=bindparam("article"))
+)
 
 
 class SqlAlchemyBookmarks:
@@ -23,7 +26,7 @@ class SqlAlchemyBookmarks:
         insert_ignoring_duplicates(self.session, bookmarks, [row])
 
     def remove(self, user_id: int, article: Article) -> None:
-        self.session.connection().execute(_REMOVE, {"user": user_id, "article": article.id})
+        _REMOVE.run(self.session.connection(), {"user": user_id, "article": article.id})
 
 
 sql_part(

@@ -17,10 +17,10 @@ and a page has 20 rows of 14 columns.
 """
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Label, Row
+from sqlalchemy import ColumnElement, Label
 
 
 class Converted(NamedTuple):
@@ -56,7 +56,12 @@ class Projection(Generic[T]):
         # Safe to run: the source holds only the model's field names and counters.
         exec(source, names)
         self.columns: tuple[Label[Any], ...] = tuple(columns)
-        self.read = cast(Callable[[Row[Any]], T], names["read"])  # made once, at import
+        # Rows as the driver gives them (infrastructure/statements.py): values by position.
+        self.read = cast(Callable[[Sequence[Any]], T], names["read"])  # made once, at import
+
+    def position(self, name: str) -> int:
+        """Where the column of field ``name`` (not a nested projection's) is in a row."""
+        return [column.name for column in self.columns].index(name)
 
     def _expression(self, prefix: str, columns: list[Label[Any]], names: dict[str, object]) -> str:
         """The constructor call of this projection's model, over the row's values ``v0``..."""

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import ClauseElement
 
 from domain.articles import Article
 from infrastructure.backend import Backend, backend_of
@@ -30,16 +31,18 @@ from infrastructure.repositories.shared import (
     dialect_insert,
     insert_ignoring_duplicates,
 )
+from infrastructure.statements import Statement
 
 # Built once with bound parameters: building and cache-keying a statement per call costs
-# about as much as running it. Core statements run on the session's connection; those
-# that load entities are built on first use (the mapping is made at start-up).
+# about as much as running it. Core statements are ``Statement``s, run on the driver with
+# the session's connection; those that load entities are built on first use (the mapping
+# is made at start-up) and run through the session.
 #
 # Writes take as few round trips as the database allows. PostgreSQL runs a write of
 # several tables as one statement (data-modifying CTEs); SQLite has no such statements,
 # so there each table's write is its own statement (its write transactions are serial:
 # BEGIN IMMEDIATE), and the results are the same.
-_SLUG_EXISTS = select(exists().where(articles.c.slug == bindparam("slug")))
+_SLUG_EXISTS = Statement(select(exists().where(articles.c.slug == bindparam("slug"))))
 # Named apart from the column: an UPDATE of articles reserves the names of its columns.
 _TARGET_ID = (
     select(articles.c.id).where(articles.c.slug == bindparam("target_slug")).scalar_subquery()
@@ -156,6 +159,12 @@ def _with_count_moved(change: UpdateBase, by: int) -> Update:
 
 
 @cache
+def _run(statement: ClauseElement) -> Statement:
+    """The ``Statement`` that runs one of the statements above (each built once)."""
+    return Statement(statement)
+
+
+@cache
 def _by_slug(for_update: bool) -> Select[Article]:
     statement = select(Article).where(articles.c.slug == bindparam("slug"))
     return statement.with_for_update(of=articles) if for_update else statement
@@ -173,20 +182,21 @@ class SqlAlchemyArticleRepository:
         connection = self.session.connection()
         backend = backend_of(connection)
         if backend is Backend.POSTGRESQL:
-            row = connection.execute(_add_with_tags(), {**written, "tag_names": names}).first()
+            row = _run(_add_with_tags()).first(connection, {**written, "tag_names": names})
             if row is None:
                 return False
             article.id, linked = row
             # Short only if another writer stored one of the names meanwhile (_add_with_tags).
             unlinked = linked < len(names)
         else:
-            article.id = connection.scalar(_insert_article(backend), written)
+            article.id = _run(_insert_article(backend)).scalar(connection, written)
             if article.id is None:
                 return False
             # Tags are shared by name: store the names not stored yet, then link them all.
             insert_ignoring_duplicates(self.session, tags, [{"name": name} for name in names])
             unlinked = bool(names)
         if unlinked:
+            # An expanding IN (one parameter per name) is compiled per call: SQLAlchemy's.
             connection.execute(_link_tags(backend), {"article_id": article.id, "tag_names": names})
         return True
 
@@ -196,7 +206,7 @@ class SqlAlchemyArticleRepository:
         return self.session.scalars(_by_slug(for_update), {"slug": slug}).one_or_none()
 
     def slug_exists(self, slug: str) -> bool:
-        return bool(self.session.connection().scalar(_SLUG_EXISTS, {"slug": slug}))
+        return bool(_SLUG_EXISTS.scalar(self.session.connection(), {"slug": slug}))
 
     def save(self, article: Article) -> None:
         self.session.flush()
@@ -218,10 +228,10 @@ class SqlAlchemyArticleRepository:
         connection = self.session.connection()
         parameters = {"target_slug": slug, "fan_id": user_id}
         if backend_of(connection) is Backend.POSTGRESQL:
-            count: int | None = connection.scalar(_with_count_moved(change, by), parameters)
+            count: int | None = _run(_with_count_moved(change, by)).scalar(connection, parameters)
             return count
-        article_id = connection.scalar(change, parameters)
+        article_id = _run(change).scalar(connection, parameters)
         if article_id is None:
             return None
-        count = connection.scalar(_MOVE_FAVORITES_COUNT, {"target_id": article_id, "by": by})
+        count = _run(_MOVE_FAVORITES_COUNT).scalar(connection, {"target_id": article_id, "by": by})
         return count

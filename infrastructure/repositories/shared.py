@@ -1,13 +1,14 @@
 """What every repository may use: inserts that ignore duplicates, deletes by key."""
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Delete, Insert, Table, bindparam, delete
+from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from infrastructure.backend import Backend, backend_of
+from infrastructure.statements import Statement
 
 
 def dialect_insert(backend: Backend, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -17,26 +18,33 @@ def dialect_insert(backend: Backend, table: Table) -> postgresql.Insert | sqlite
     return insert(table)
 
 
-@cache
-def _insert_ignoring_duplicates(backend: Backend, table: Table) -> Insert:
+@lru_cache(maxsize=256)
+def _insert_ignoring_duplicates(
+    backend: Backend, table: Table, columns: tuple[str, ...], count: int
+) -> Statement:
     first_key = table.primary_key.columns.values()[0]
+    rows: list[dict[str, Any]] = [
+        {column: bindparam(f"{column}_{n}") for column in columns} for n in range(count)
+    ]
     # Count the RETURNING rows: a cursor's rowcount for INSERT is not reliable across drivers.
-    return dialect_insert(backend, table).on_conflict_do_nothing().returning(first_key)
+    statement = dialect_insert(backend, table).values(rows)
+    return Statement(statement.on_conflict_do_nothing().returning(first_key))
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
     """``INSERT ... ON CONFLICT DO NOTHING``; returns how many rows were really inserted.
 
     The conflict is resolved by the database, so two transactions inserting the same key at
-    once both succeed and the key is stored once. The statement is built once per table
-    (SQLAlchemy sends the rows as one multi-row INSERT), and runs on the session's Core
-    connection: no entity is involved.
+    once both succeed and the key is stored once. The rows (all with the same columns) go
+    as one multi-row INSERT, a statement built once per table, columns and number of rows.
     """
     if not rows:
         return 0
     connection = session.connection()
-    statement = _insert_ignoring_duplicates(backend_of(connection), table)
-    return len(connection.execute(statement, rows).all())
+    columns = tuple(rows[0])
+    statement = _insert_ignoring_duplicates(backend_of(connection), table, columns, len(rows))
+    values = {f"{column}_{n}": row[column] for n, row in enumerate(rows) for column in columns}
+    return len(statement.rows(connection, values))
 
 
 class _Stored(Protocol):
@@ -44,8 +52,8 @@ class _Stored(Protocol):
 
 
 @cache
-def _delete_by_id(table: Table) -> Delete:
-    return delete(table).where(table.c.id == bindparam("target_id"))
+def _delete_by_id(table: Table) -> Statement:
+    return Statement(delete(table).where(table.c.id == bindparam("target_id")))
 
 
 def delete_entity(session: Session, table: Table, entity: _Stored) -> None:
@@ -55,5 +63,5 @@ def delete_entity(session: Session, table: Table, entity: _Stored) -> None:
     Rows that refer to it go by the database's ``ON DELETE CASCADE`` in the same statement,
     so the session loads none of them (``session.delete`` would, for a relationship).
     """
-    session.connection().execute(_delete_by_id(table), {"target_id": entity.id})
+    _delete_by_id(table).run(session.connection(), {"target_id": entity.id})
     session.expunge(entity)

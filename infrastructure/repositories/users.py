@@ -6,16 +6,21 @@ from sqlalchemy.orm import Session
 from domain.users import User, username_key
 from infrastructure.orm import follows, users
 from infrastructure.repositories.shared import insert_ignoring_duplicates
+from infrastructure.statements import Statement
 
 # Built once with bound parameters (see repositories/articles.py).
-_USER_EXISTS = select(
-    exists().where(
-        users.c.id == bindparam("user_id"),
-        users.c.token_generation == bindparam("token_generation"),
+_USER_EXISTS = Statement(
+    select(
+        exists().where(
+            users.c.id == bindparam("user_id"),
+            users.c.token_generation == bindparam("token_generation"),
+        )
     )
 )
-_UNFOLLOW = delete(follows).where(
-    follows.c.follower_id == bindparam("fan_id"), follows.c.followee_id == bindparam("idol_id")
+_UNFOLLOW = Statement(
+    delete(follows).where(
+        follows.c.follower_id == bindparam("fan_id"), follows.c.followee_id == bindparam("idol_id")
+    )
 )
 
 
@@ -47,7 +52,7 @@ class SqlAlchemyUserRepository:
     def exists(self, user_id: int, token_generation: int) -> bool:
         # No entity: a third of the cost of get() (bench: 0.09 vs 0.22 ms in process).
         parameters = {"user_id": user_id, "token_generation": token_generation}
-        return bool(self.session.connection().scalar(_USER_EXISTS, parameters))
+        return bool(_USER_EXISTS.scalar(self.session.connection(), parameters))
 
     def get_by_email(self, email: str) -> User | None:
         return self.session.scalars(_by("email"), {"value": email}).one_or_none()
@@ -63,6 +68,4 @@ class SqlAlchemyUserRepository:
         )
 
     def unfollow(self, follower_id: int, followee_id: int) -> None:
-        self.session.connection().execute(
-            _UNFOLLOW, {"fan_id": follower_id, "idol_id": followee_id}
-        )
+        _UNFOLLOW.run(self.session.connection(), {"fan_id": follower_id, "idol_id": followee_id})

@@ -26,10 +26,12 @@ class Clients:
             Client(LoadDriver(base_url, self.ledger, seed=n, local_address=f"127.0.1.{n + 1}"), [])
             for n in range(clients)
         ]
+        # A client that never writes, with no cookies of a writer's: it reads others' writes.
+        self.observer = LoadDriver(base_url, self.ledger, seed=99, local_address="127.0.1.250")
 
     async def close(self) -> None:
-        for client in self.clients:
-            await client.driver.close()
+        for driver in [self.observer, *(client.driver for client in self.clients)]:
+            await driver.close()
 
     async def populate(self) -> None:
         """Users for every client, and an article each, so that reads have something."""
@@ -82,30 +84,33 @@ class Clients:
         )
         return [record for burst in bursts for record in burst]
 
-    async def read_own_write(self) -> tuple[bool, str]:
+    async def read_own_writes(self) -> tuple[list[str], list[str]]:
         """Each client writes an article and reads it back at once, through the balancer
-        (its cookies, if the service sets any, go with it): all read back, or which not."""
+        (its cookies, if the service sets any, go with it): (the slugs written, the misses)."""
 
-        async def one(client: Client) -> str | None:
+        async def one(client: Client) -> tuple[str | None, str | None]:
             slug = await client.driver.create_article(client.users[0])
             if slug is None:
-                return None  # not acknowledged: nothing to read back
-            response = await client.driver.call(
-                "read own write", "GET", f"/api/articles/{slug}", client.users[0]
-            )
-            if response is None or response.status_code != 200:
-                return f"{slug}: {response.status_code if response else 'no answer'}"
-            return None
+                return None, None  # not acknowledged: nothing to read back
+            status = await read(client.driver, slug, client.users[0])
+            return slug, None if status == 200 else f"{slug}: {status or 'no answer'}"
 
-        misses = [m for m in await asyncio.gather(*(one(c) for c in self.clients)) if m]
-        return not misses, "; ".join(misses) or f"{len(self.clients)} clients read their writes"
+        done = await asyncio.gather(*(one(client) for client in self.clients))
+        return [s for s, _ in done if s], [m for _, m in done if m]
 
-    async def read_others_write(self, slug: str) -> int | None:
-        """A client that did not write ``slug`` (anonymous) reads it: the status."""
-        response = await self.clients[-1].driver.call(
-            "read others' write", "GET", f"/api/articles/{slug}"
-        )
-        return response.status_code if response is not None else None
+    async def read_others_writes(self, slugs: list[str]) -> list[str]:
+        """Each of ``slugs`` read by the observer: the ones not seen."""
+        statuses = [await read(self.observer, slug, None) for slug in slugs]
+        return [
+            f"{slug}: {s or 'no answer'}"
+            for slug, s in zip(slugs, statuses, strict=True)
+            if s != 200
+        ]
+
+
+async def read(driver: LoadDriver, slug: str, user: User | None) -> int | None:
+    response = await driver.call("read a write", "GET", f"/api/articles/{slug}", user)
+    return response.status_code if response is not None else None
 
 
 async def login(driver: LoadDriver, user: User) -> None:

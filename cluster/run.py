@@ -74,7 +74,9 @@ async def drive(topology: Topology, args: argparse.Namespace) -> tuple[list[Outc
     clients = Clients(topology.nginx.base_url, args.clients, args.users_per_client)
     try:
         await clients.populate()
-        scenario = Scenario(topology, clients, args.fault_seconds, args.replica_reads)
+        scenario = Scenario(
+            topology, clients, args.fault_seconds, args.replica_reads, args.staleness_bound
+        )
         began = time.monotonic()
         await scenario.run()
         return scenario.outcomes, time.monotonic() - began
@@ -90,6 +92,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=6, help="client addresses")
     parser.add_argument("--users-per-client", type=int, default=2)
     parser.add_argument("--replica-reads", action="store_true", help="set DATABASE_REPLICA_URLS")
+    parser.add_argument(
+        "--staleness-bound", type=float, default=2.0, help="seconds others may read behind"
+    )
     parser.add_argument(
         "--host-env", action="append", default=[], metavar="NAME=VALUE", help="a host setting"
     )

@@ -54,6 +54,7 @@ class Scenario:
     clients: Clients
     fault_seconds: float
     replica_reads: bool = False
+    staleness_bound: float = 2.0  # seconds another client may read behind a write
     outcomes: list[Outcome] = field(default_factory=list)
 
     async def run(self) -> None:
@@ -140,15 +141,17 @@ class Scenario:
         return Check(True, "stopped and started (the replica check tells whether it caught up)")
 
     async def pause_replay(self, window: Window) -> Check:
-        """pg_wal_replay_pause() on the replica under load: it falls behind; reads stay
-        consistent for the writer, within the bound for others; then resumed, it catches up."""
+        """pg_wal_replay_pause() on the replica under load: it falls behind. Each client
+        reads its own write at once; another client reads it after the staleness bound;
+        then replay resumes and the replica catches up (the replica check)."""
         replica, primary = self.topology.replica, self.topology.primary
         assert replica is not None and primary is not None
         await self.sleep(0.2)
         window.began = time.monotonic()
         await asyncio.to_thread(sql, replica, "SELECT pg_wal_replay_pause()")
-        await self.sleep(0.6)
-        ryw_ok, ryw = await self.clients.read_own_write()
+        written, own_misses = await self.clients.read_own_writes()
+        await asyncio.sleep(max(self.staleness_bound, self.fault_seconds * 0.6))
+        others_misses = await self.clients.read_others_writes(written)
         lag = await asyncio.to_thread(
             lambda: lsn_diff(primary, sql(primary, "SELECT pg_current_wal_lsn()::text"), replica)
         )
@@ -157,9 +160,12 @@ class Scenario:
         window.ended = time.monotonic()
         await self.sleep(0.2)
         return Check(
-            state == "paused" and lag > 0 and ryw_ok,
-            f"replay {state}, the replica {lag} bytes behind; read-your-writes: {ryw}"
-            + ("" if self.replica_reads else " (reads go to the primary: --replica-reads off)"),
+            state == "paused" and lag > 0 and bool(written) and not own_misses + others_misses,
+            f"replay {state}, the replica {lag} bytes behind; {len(written)} clients wrote: "
+            f"read back at once by the writer {len(written) - len(own_misses)}, by another "
+            f"client after {self.staleness_bound:.0f} s {len(written) - len(others_misses)}"
+            + "".join(f"; missed: {m}" for m in (own_misses + others_misses)[:3])
+            + ("" if self.replica_reads else " (--replica-reads off: reads on the primary)"),
         )
 
     async def restart_bouncer(self, window: Window) -> Check:
@@ -287,7 +293,7 @@ def writes_resumed(clients: Clients, since: float) -> Check:
     return Check(acknowledged > 0, f"{acknowledged} of {len(writes)} writes acknowledged after")
 
 
-READS = {"list articles", "get article", "list comments", "tags", "read own write"}
+READS = {"list articles", "get article", "list comments", "tags", "read a write"}
 
 
 def counts_between(access_log: str, begin: float, end: float) -> dict[str, dict[str, int]]:

@@ -38,8 +38,9 @@ test-under-load: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-# Slow fault runs against local PostgreSQL (restarts it!); see faults/run.py. FAULTS_ARGS="--short".
-# Fault 8 alone (hostile clients, direct and via nginx; never restarts PostgreSQL):
+# Slow fault runs on a PostgreSQL cluster of their own when root (else the local server, no
+# restart); see faults/run.py. FAULTS_ARGS="--short".
+# Fault 8 alone (hostile clients, direct and via nginx):
 #   make faults FAULTS_ARGS="--short --only 8"
 faults: $(BIN)/.installed
 	$(BIN)/python faults/run.py $(FAULTS_ARGS)

@@ -28,10 +28,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "faults")]  # faults/ modules import each other by name
 
 from front import upstream_counts  # noqa: E402
+from plan import Result  # noqa: E402
 
 from cluster import netns  # noqa: E402
 from cluster.clients import Clients  # noqa: E402
-from cluster.scenario import Outcome, Scenario  # noqa: E402
+from cluster.scenario import Scenario  # noqa: E402
 from cluster.topology import Topology  # noqa: E402
 from tooling import pgcluster  # noqa: E402
 
@@ -39,12 +40,12 @@ CHECKS = ("acked", "counts", "leaks", "5xx", "burst", "replica", "fault")
 LOAD = ("requests", "2xx", "4xx", "5xx", "500", "net")
 
 
-def print_table(outcomes: list[Outcome]) -> None:
+def print_table(outcomes: list[Result]) -> None:
     header = f"{'fault':<28} {'secs':>4} " + " ".join(f"{c:>8}" for c in LOAD)
     header += "  " + " ".join(f"{c:<7}" for c in CHECKS)
     print("\n" + header + "\n" + "-" * len(header))
     for o in outcomes:
-        load = " ".join(f"{o.load.get(c, 0):>8}" for c in LOAD)
+        load = " ".join(f"{(o.load or {}).get(c, 0):>8}" for c in LOAD)
         marks = " ".join(f"{o.checks[c].mark if c in o.checks else '-':<7}" for c in CHECKS)
         print(f"{o.fault:<28} {o.seconds:>4.0f} {load}  {marks}")
     for o in outcomes:
@@ -69,7 +70,7 @@ def print_hosts(topology: Topology, seconds: float) -> None:
     print("('nginx': answered by nginx itself, no host tried; 5xx: errors per host)")
 
 
-async def drive(topology: Topology, args: argparse.Namespace) -> tuple[list[Outcome], float]:
+async def drive(topology: Topology, args: argparse.Namespace) -> tuple[list[Result], float]:
     assert topology.nginx is not None
     clients = Clients(topology.nginx.base_url, args.clients, args.users_per_client)
     try:
@@ -120,7 +121,7 @@ def main() -> int:
     netns.drop_stale()
     host_env = dict(setting.split("=", 1) for setting in args.host_env)
     topology = Topology(workdir, args.hosts, args.workers, args.replica_reads, host_env)
-    outcomes: list[Outcome] = []
+    outcomes: list[Result] = []
     ok = False
     try:
         print(f"cluster run ({'short' if args.short else 'full'}); logs in {workdir}", flush=True)

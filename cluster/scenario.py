@@ -12,12 +12,14 @@ checked after each (faults/invariants.py's, on the cluster's primary):
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import invariants
 import stack
 from front import upstream_counts
 from invariants import Check
+from plan import Result
 
 from cluster.clients import Clients, categories
 from cluster.topology import DATABASE, Topology
@@ -37,25 +39,13 @@ class Window:
 
 
 @dataclass
-class Outcome:
-    fault: str
-    seconds: float = 0.0
-    load: dict[str, int] = field(default_factory=dict)
-    checks: dict[str, Check] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> bool:
-        return any(not c.ok and not c.skipped for c in self.checks.values())
-
-
-@dataclass
 class Scenario:
     topology: Topology
     clients: Clients
     fault_seconds: float
     replica_reads: bool = False
     staleness_bound: float = 2.0  # seconds another client may read behind a write
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[Result] = field(default_factory=list)
 
     async def run(self) -> None:
         for name, fault in (
@@ -67,7 +57,7 @@ class Scenario:
             ("primary stopped, failover", self.fail_over),
         ):
             print(f"fault: {name} ...", flush=True)
-            outcome = Outcome(name)
+            outcome = Result(name)
             started = time.monotonic()
             window = Window()
             stop = asyncio.Event()
@@ -203,7 +193,7 @@ class Scenario:
 
     # -- after each fault -----------------------------------------------------------------------
 
-    async def check(self, outcome: Outcome, window: Window, started: float) -> None:
+    async def check(self, outcome: Result, window: Window, started: float) -> None:
         records = self.clients.records(since=started)
         cats = categories(records)
         outcome.load = {"requests": len(records), **cats}
@@ -218,10 +208,11 @@ class Scenario:
                 and not (r.started <= window.ended + GRACE and r.finished >= window.began)
             )
         ]
+        statuses = Counter(r.status for r in records if r.status and r.status >= 400)
         outcome.checks["5xx"] = Check(
             not late and cats["4xx"] == 0,
-            f"{cats['5xx']} 5xx in the fault's window, {len(late)} outside it or 500; "
-            f"{cats['4xx']} 4xx",
+            f"{len(late)} 5xx outside the fault's window or 500; in all: "
+            + (", ".join(f"{n} x {status}" for status, n in sorted(statuses.items())) or "none"),
         )
         burst = await self.clients.burst(200)
         ratio = categories(burst)["2xx"] / max(1, len(burst))

@@ -100,6 +100,8 @@ class Topology:
             "DATABASE_URL": pooled_url(self.bouncer, namespace.root_ip),
             "DB_PREPARED_STATEMENTS": "false",  # PgBouncer in transaction mode
             "JWT_SECRET": stack.JWT_SECRET,
+            # The balancer's address as the host sees it: its X-Forwarded-For is believed.
+            "FORWARDED_ALLOW_IPS": namespace.root_ip,
         }
         if self.replica_reads:
             settings[REPLICA_URLS_SETTING] = pooled_url(self.replica_bouncer, namespace.root_ip)

@@ -10,7 +10,7 @@ import api.routers
 from api.container import Container, services_of
 from api.dependencies import declare_optional_auth, endpoints, services_asked_for
 from api.errors import install_error_handlers
-from api.middleware import HASHES_PASSWORD, Admission, RequestContext
+from api.middleware import HASHES_PASSWORD, Admission, ReadYourWrites, RequestContext
 from api.process import serving_process
 from api.protection import LIMITED_PER_ADDRESS, AddressRateLimit, SecurityHeaders
 
@@ -103,6 +103,8 @@ def create_app(container: Container | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
+    if settings.replica_urls:
+        app.add_middleware(ReadYourWrites, positions=container.client_positions())
     app.add_middleware(
         RequestContext,
         registry=container.metrics_registry(),

@@ -19,12 +19,14 @@ from application.comments import CommentService
 from application.ports import SystemClock
 from application.profiles import ProfileService
 from application.users import UserService
+from infrastructure.backend import Backend, backend_of
 from infrastructure.bookmarks import SqlAlchemyBookmarks
 from infrastructure.engine import create_db_engine
 from infrastructure.instrumentation import DatabaseMetrics, counting_statements
 from infrastructure.orm import map_entities
 from infrastructure.rate_limits import AddressLimit, LimitsLoginAttempts
 from infrastructure.readiness import ReadinessProbe
+from infrastructure.replicas import ClientPositions, Replicas
 from infrastructure.security import Argon2PasswordHasher, BoundedHasher, JwtTokenService
 from infrastructure.sessions import create_session_factory
 from infrastructure.settings import Settings
@@ -45,6 +47,25 @@ def _engine(settings: Settings) -> Iterator[Engine]:
     engine.dispose()
 
 
+def _replicas(settings: Settings, engine: Engine) -> Iterator[Replicas | None]:
+    """The read replicas (``DATABASE_REPLICA_URLS``), if any; their engines are disposed of
+    and their monitor stopped by ``container.shutdown_resources()``."""
+    urls = settings.replica_urls
+    if not urls:
+        yield None
+        return
+    if backend_of(engine) is not Backend.POSTGRESQL:
+        raise RuntimeError("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL")
+    replicas = Replicas(
+        primary=engine,
+        replicas=[create_db_engine(settings.model_copy(update={"database_url": u})) for u in urls],
+        max_lag_seconds=settings.replica_max_lag_seconds,
+        check_seconds=settings.replica_check_seconds,
+    )
+    yield replicas
+    replicas.close()
+
+
 def _readiness_probe(settings: Settings) -> Iterator[ReadinessProbe]:
     """The process's probe; ``container.shutdown_resources()`` closes its connection."""
     probe = ReadinessProbe(settings)
@@ -61,7 +82,11 @@ class Container(containers.DeclarativeContainer):
     db_metrics = providers.Singleton(DatabaseMetrics, metrics_registry)
     counting_statements = providers.Object(counting_statements)
     session_factory = providers.Singleton(_session_factory, engine, db_metrics)
-    uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory)
+    replicas = providers.Resource(_replicas, settings, engine)
+    client_positions = providers.Singleton(
+        ClientPositions, max_lag_seconds=settings.provided.replica_max_lag_seconds
+    )
+    uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory, replicas)
 
     clock = providers.Singleton(SystemClock)
     hasher = providers.Singleton(

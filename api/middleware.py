@@ -128,6 +128,63 @@ class RequestContext:
                     )
 
 
+class ClientPosition(Protocol):
+    def cookie_value(self) -> str | None: ...
+
+
+class ClientPositions(Protocol):
+    """``infrastructure.replicas.ClientPositions``, as the middleware uses it."""
+
+    @property
+    def cookie_seconds(self) -> int: ...
+
+    def request(self, cookie: str | None) -> AbstractContextManager[ClientPosition]: ...
+
+
+# The cookie that carries a client's read position (the WAL position its last write reached).
+POSITION_COOKIE = "conduit_position"
+
+
+class ReadYourWrites:
+    """With read replicas: a client's reads see its own writes. The position its last write
+    reached goes back to it as a cookie (for as long as a replica may lag behind it), and
+    comes in with its next requests, where the unit of work reads it
+    (``infrastructure.replicas``). Installed only when replicas are configured."""
+
+    def __init__(self, app: ASGIApp, positions: ClientPositions) -> None:
+        self.app = app
+        self.positions = positions
+        self.attributes = f"Max-Age={positions.cookie_seconds}; Path=/; HttpOnly; SameSite=Lax"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.positions.request(_cookie(scope, POSITION_COOKIE)) as position:
+
+            async def send_with_position(message: Message) -> None:
+                if message["type"] == "http.response.start" and (value := position.cookie_value()):
+                    cookie = f"{POSITION_COOKIE}={value}; {self.attributes}"
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        (b"set-cookie", cookie.encode()),
+                    ]
+                await send(message)
+
+            await self.app(scope, receive, send_with_position)
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    header = _header(scope, b"cookie")
+    if header is None:
+        return None
+    for pair in header.split(";"):
+        key, _, value = pair.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
 # Marks a route whose use case hashes a password: admitted to the password lane, not the
 # database lane. A route says so itself: ``openapi_extra={HASHES_PASSWORD: True}``.
 HASHES_PASSWORD = "x-hashes-password"

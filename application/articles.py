@@ -45,26 +45,26 @@ class ArticleService:
     # -- reads ---------------------------------------------------------------------------
 
     def get(self, slug: str, viewer_id: int | None) -> ArticleView:
-        with self.uow:
+        with self.uow.read_only():
             view = require_article_view(self.uow, slug, viewer_id)
         return view
 
     def search(self, filters: ArticleFilter, viewer_id: int | None) -> ArticlePage:
         check_page(filters.limit, filters.offset)
-        with self.uow:
+        with self.uow.read_only():
             page = self.uow.reads.page(filters.as_list(), viewer_id)
         return page
 
     def feed(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
         check_page(limit, offset)
-        with self.uow:
+        with self.uow.read_only():
             page = callers_page(
                 self.uow, ArticleList(FollowedBy(caller), limit=limit, offset=offset)
             )
         return page
 
     def tags(self) -> list[str]:
-        with self.uow:
+        with self.uow.read_only():
             tags = self.uow.reads.tags()
         return tags
 

@@ -65,7 +65,7 @@ class BookmarkService:
 
     def page(self, caller: Caller, limit: int, offset: int) -> ArticlePage:
         check_page(limit, offset)
-        with self.uow:
+        with self.uow.read_only():
             order = NewestBookmarkFirst()
             listing = ArticleList(BookmarkedBy(caller), order=order, limit=limit, offset=offset)
             page = callers_page(self.uow, listing)

@@ -17,7 +17,7 @@ class CommentService:
         self.clock = clock
 
     def for_article(self, slug: str, viewer_id: int | None) -> list[CommentView]:
-        with self.uow:
+        with self.uow.read_only():
             views = self.uow.reads.comments(slug, viewer_id)
             if views is None:
                 raise NotFound(messages.ARTICLE_NOT_FOUND)

@@ -1,6 +1,6 @@
 """The lookups every use case shares, and the one template every use case follows.
 
-A use case that writes (a read is the same without the change and the commit)::
+A use case that writes::
 
     @retry_on_conflict                       # writes only: a lost race runs it again
     def edit(self, slug: str, caller: Caller, body: str) -> ArticleView:
@@ -13,9 +13,12 @@ A use case that writes (a read is the same without the change and the commit)::
             self.uow.commit()
         return view                          # returned after the block
 
-Lookups raise inside the block; a unit that only read and ended in such an error (a 404, a
-403) still ends with COMMIT. Writes go one way: explicit repository methods (``add``,
-``save``, ``remove``, ``follow``, ...), never dirty tracking alone; deletes are ``remove``.
+A use case that only reads says so, and has no commit: ``with self.uow.read_only(): view =
+require_article_view(...)``. It then runs without BEGIN and COMMIT round trips (and may run
+on a replica); a write in it is refused. Lookups raise inside the block; a unit that only
+read and ended in such an error (a 404, a 403) still ends with COMMIT. Writes go one way:
+explicit repository methods (``add``, ``save``, ``remove``, ``follow``, ...), never dirty
+tracking alone; deletes are ``remove``.
 """
 
 from application.caller import Caller

@@ -14,7 +14,7 @@ class ProfileService:
         self.uow = uow
 
     def get(self, username: str, viewer_id: int | None) -> ProfileView:
-        with self.uow:
+        with self.uow.read_only():
             view = require_profile(self.uow, username, viewer_id)
         return view
 

@@ -17,7 +17,8 @@ RepositoryClass = Callable[[Any], R]
 
 
 class UnitOfWork(Protocol):
-    """Use as ``with uow: ...; uow.commit()``.
+    """Use as ``with uow: ...; uow.commit()``, or ``with uow.read_only(): ...`` for a use
+    case that only reads.
 
     Leaving the block rolls back whatever was not committed and releases the connection,
     on success, on a domain error and on any other exception alike. An instance serves one
@@ -28,6 +29,17 @@ class UnitOfWork(Protocol):
     articles: ArticleRepository
     comments: CommentRepository
     reads: ReadQueries
+
+    def read_only(self, *, snapshot: bool = False) -> Self:
+        """Say that this use case only reads: ``with self.uow.read_only(): ...``.
+
+        Each statement then reads what was committed when it started (what a transaction
+        under PostgreSQL's READ COMMITTED gives too), without the BEGIN and COMMIT round
+        trips around it; ``snapshot=True`` asks for more: every statement of the block reads
+        one snapshot. Such a unit never commits, and a write in it is an error. It may run
+        on a replica (``DATABASE_REPLICA_URLS``). Applies to the next ``with`` block only.
+        """
+        ...
 
     def __enter__(self) -> Self: ...
 

@@ -110,7 +110,7 @@ class UserService:
         return AuthenticatedUser(user=view, token=self.tokens.issue(caller))
 
     def current(self, caller: Caller) -> UserView:
-        with self.uow:
+        with self.uow.read_only():
             view = _view(require_user(self.uow, caller))
         return view
 

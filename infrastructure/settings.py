@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     idle_in_transaction_timeout_ms: int = Field(default=10000, ge=0)
     # psycopg's automatic server-side prepared statements; off behind PgBouncer (transaction mode).
     db_prepared_statements: bool = True
+    # Read replicas (PostgreSQL): comma-separated URLs; read-only units of work run there
+    # (infrastructure.replicas). Nobody reads more than the lag bound behind the primary, and
+    # a client's own writes are always visible to it.
+    database_replica_urls: str = ""
+    replica_max_lag_seconds: float = Field(default=5.0, ge=0.5)
+    replica_check_seconds: float = Field(default=1.0, gt=0)
 
     # HTTP
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -79,6 +85,10 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [url.strip() for url in self.database_replica_urls.split(",") if url.strip()]
 
     @property
     def password_hashing_slots(self) -> int:

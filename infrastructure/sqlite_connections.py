@@ -5,6 +5,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 
+from infrastructure.sessions import READ_ONLY
+
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
@@ -24,5 +26,12 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # IMMEDIATE takes the write lock at BEGIN, waiting up to busy_timeout for it. A
         # deferred transaction that later tries to write fails at once with "database is
         # locked" if another writer got there first; this one waits its turn instead.
-        # Readers are not blocked in WAL mode.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers are not blocked in WAL mode. A read-only unit of work takes no lock: it
+        # reads statement by statement (no BEGIN: the connection is in autocommit), or in
+        # one snapshot, from a deferred BEGIN (infrastructure.sessions.read_only_bind).
+        read_only = connection.get_execution_options().get(READ_ONLY)
+        if read_only is None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif read_only == "snapshot":
+            # Past the statement hooks: they refuse anything but SELECT in a read-only unit.
+            connection.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]

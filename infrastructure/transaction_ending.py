@@ -1,4 +1,5 @@
-"""How a unit of work's transaction ends: ROLLBACK, or COMMIT when it only read.
+"""How a unit of work's transaction ends: ROLLBACK, or COMMIT when it only read; and
+the guard that keeps a read-only unit of work from writing.
 
 For a transaction that changed nothing, COMMIT and ROLLBACK end it alike. On PostgreSQL
 they differ for the connection: psycopg forgets its prepared statements on ROLLBACK, so a
@@ -7,6 +8,9 @@ service whose units of work all rolled back made PostgreSQL plan every query aga
 ``watch`` marks each transaction that sends anything but a SELECT, and ``end`` commits the
 ones that did not. On SQLite ending either way is the same: nothing is watched there, and
 every transaction rolls back.
+
+A unit of work declared read-only (``UnitOfWork.read_only``) runs in autocommit, so a write
+in it would be committed at once, half a use case: ``watch`` refuses it, on both databases.
 """
 
 from typing import Any
@@ -16,30 +20,47 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from infrastructure.backend import Backend, backend_of
+from infrastructure.sessions import is_read_only
 
 _WROTE = "conduit.wrote"
 
 
+class WriteInReadOnlyUnit(RuntimeError):
+    """A use case declared read-only sent a write: a bug in the use case, refused before
+    the statement reaches the database."""
+
+
 def watch(engine: Engine) -> None:
-    """Track writes on ``engine``'s connections, where ending by COMMIT pays (PostgreSQL).
+    """Track writes on ``engine``'s connections, where ending by COMMIT pays (PostgreSQL),
+    and refuse them in read-only units of work (both databases).
 
     Conservative: a statement SQLAlchemy did not compile (text, driver SQL) counts as a
     write, so such a transaction rolls back.
     """
-    if backend_of(engine) is not Backend.POSTGRESQL:
-        return
+    tracks = backend_of(engine) is Backend.POSTGRESQL
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        connection.info[_WROTE] = False
+    if tracks:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            connection.info[_WROTE] = False
 
     @event.listens_for(engine, "before_cursor_execute")
     def _on_statement(
-        connection: Connection, _cursor: Any, _sql: str, _params: Any, context: Any, _many: bool
+        connection: Connection, _cursor: Any, sql: str, _params: Any, context: Any, _many: bool
     ) -> None:
-        compiled = context.compiled if context is not None else None
-        if compiled is None or not compiled.statement.is_select:
+        if not is_write(context):
+            return
+        if is_read_only(connection):
+            raise WriteInReadOnlyUnit(f"a read-only unit of work sent a write: {sql[:80]}")
+        if tracks:
             connection.info[_WROTE] = True
+
+
+def is_write(context: Any) -> bool:
+    """Whether a statement (by its execution context) may write: all but compiled SELECTs."""
+    compiled = context.compiled if context is not None else None
+    return compiled is None or not compiled.statement.is_select
 
 
 def end(session: Session, *, failed: bool) -> None:

@@ -360,6 +360,8 @@ class FakeUnitOfWork:
         self.committed = False
         self.rolled_back = False
         self._active = False
+        self.read_only_blocks = 0  # how many blocks were declared read-only
+        self._read_only: bool | None = None
 
     def another(self) -> "FakeUnitOfWork":
         return FakeUnitOfWork(self.users, self.articles, self.comments, self._repositories)
@@ -378,6 +380,14 @@ class FakeUnitOfWork:
             raise RuntimeError("this unit of work is already in use")
         self._active = True
         self.committed = self.rolled_back = False
+        if self._read_only is not None:
+            self.read_only_blocks += 1
+        return self
+
+    def read_only(self, *, snapshot: bool = False) -> Self:
+        if self._active:
+            raise RuntimeError("read_only() is said before the 'with' block")
+        self._read_only = snapshot
         return self
 
     def __exit__(
@@ -387,11 +397,14 @@ class FakeUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._active = False
+        self._read_only = None
         if not self.committed:
             self.rollback()
 
     def commit(self) -> None:
         assert self._active, "commit() outside of 'with uow:'"
+        if self._read_only is not None:
+            raise RuntimeError("a read-only unit of work does not commit")
         self.committed = True
 
     def rollback(self) -> None:

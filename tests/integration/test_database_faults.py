@@ -101,6 +101,14 @@ def test_more_connections_than_the_server_allows_is_a_clear_problem(postgresql_u
     assert problem is not None and "= 21000 connections" in problem
 
 
+def test_each_replica_must_carry_the_pools_too(postgresql_url: str) -> None:
+    # The replica here is the same server: it carries the pools, not the readiness probes.
+    settings = settings_for(postgresql_url, database_replica_urls=postgresql_url)
+    assert connection_budget_problem(settings, workers=1) is None
+    problem = connection_budget_problem(settings, workers=1000)
+    assert problem is not None and "the database allows" in problem
+
+
 def test_serve_refuses_a_configuration_the_database_cannot_carry(postgresql_url: str) -> None:
     env = {
         **os.environ,

@@ -1,8 +1,10 @@
 """The transaction rules of SqlAlchemyUnitOfWork, on SQLite and PostgreSQL."""
 
+import sqlite3
 import threading
 from contextlib import nullcontext
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -11,9 +13,11 @@ from application.errors import TemporarilyUnavailable
 from domain import messages
 from domain.errors import AlreadyExists, Forbidden, NotFound
 from infrastructure.engine import create_db_engine
+from infrastructure.instrumentation import count_statements, counting_statements
 from infrastructure.orm import users
 from infrastructure.sessions import create_session_factory
 from infrastructure.settings import Settings
+from infrastructure.transaction_ending import WriteInReadOnlyUnit
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import settings_for
 from tests.factories import UserFactory
@@ -204,3 +208,68 @@ def test_exhausted_pool_fails_fast_with_temporarily_unavailable(postgresql_url):
         holder.join()
     assert engine.pool.checkedout() == 0
     engine.dispose()
+
+
+# -- read-only units of work (UnitOfWork.read_only) --------------------------------------------
+
+
+def _in_transaction(uow: SqlAlchemyUnitOfWork) -> bool:
+    """Whether the driver's connection has a transaction open (none in autocommit)."""
+    assert uow.session is not None
+    driver = uow.session.connection().connection.dbapi_connection
+    if isinstance(driver, sqlite3.Connection):
+        return driver.in_transaction
+    return driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE  # type: ignore[union-attr]
+
+
+def test_a_read_only_unit_reads_without_a_transaction(uow, engine):
+    with uow:
+        uow.users.add(UserFactory(username="alice"))
+        uow.commit()
+    count_statements(engine)
+    with counting_statements(record=True) as sent, uow.read_only():
+        assert uow.users.get_by_username("alice") is not None
+        assert not _in_transaction(uow)  # no BEGIN was sent, so no COMMIT will be
+    assert [statement.sql for statement in sent.sent] == sent.queries()  # no BEGIN among them
+    assert len(sent.queries()) == 1
+
+
+def test_a_unit_that_may_write_reads_in_a_transaction(uow):
+    with uow:
+        uow.users.get_by_username("alice")
+        assert _in_transaction(uow)
+
+
+def test_a_read_only_unit_refuses_a_write_and_writes_nothing(uow, engine):
+    with pytest.raises(WriteInReadOnlyUnit), uow.read_only():
+        uow.repository(_RawUsers).add("mallory")
+    assert usernames(engine) == []
+    with uow:  # the next unit of work on the same object may write again
+        uow.repository(_RawUsers).add("alice")
+        uow.commit()
+    assert usernames(engine) == ["alice"]
+
+
+def test_a_read_only_unit_does_not_commit(make_uow):
+    uow = make_uow()
+    with pytest.raises(RuntimeError, match="does not commit"), uow.read_only():
+        uow.commit()
+
+
+def test_read_only_is_said_before_the_block(make_uow):
+    uow = make_uow()
+    with pytest.raises(RuntimeError, match="before the 'with' block"), uow:
+        uow.read_only()
+
+
+@pytest.mark.parametrize("snapshot", [False, True])
+def test_a_snapshot_sees_one_moment_and_statement_wise_reads_see_each_commit(
+    uow, new_uow, snapshot
+):
+    with uow.read_only(snapshot=snapshot):
+        assert uow.users.get_by_username("bob") is None
+        with new_uow() as other:
+            other.users.add(UserFactory(username="bob"))
+            other.commit()
+        seen = uow.users.get_by_username("bob")
+    assert (seen is None) is snapshot

@@ -10,8 +10,8 @@ mixed load through nginx from several client addresses; injects the faults of
 cluster/scenario.py one after another, checking the invariants after each; prints a table
 of them and the load per host; stops everything it started; exits non-zero on any failure.
 
---replica-reads gives the hosts DATABASE_REPLICA_URLS (the replica's PgBouncer), for when
-the service routes its read-only units of work to replicas.
+--replica-reads gives the hosts DATABASE_REPLICA_URLS (the replica's PgBouncer) and
+REPLICA_MAX_LAG_SECONDS (--staleness-bound): read-only units of work then run on the replica.
 """
 
 import argparse
@@ -94,7 +94,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--users-per-client", type=int, default=2)
     parser.add_argument("--replica-reads", action="store_true", help="set DATABASE_REPLICA_URLS")
     parser.add_argument(
-        "--staleness-bound", type=float, default=2.0, help="seconds others may read behind"
+        "--staleness-bound",
+        type=float,
+        default=2.0,
+        help="seconds others may read behind (REPLICA_MAX_LAG_SECONDS)",
     )
     parser.add_argument(
         "--host-env", action="append", default=[], metavar="NAME=VALUE", help="a host setting"
@@ -120,7 +123,9 @@ def main() -> int:
     pgcluster.drop_stale()
     netns.drop_stale()
     host_env = dict(setting.split("=", 1) for setting in args.host_env)
-    topology = Topology(workdir, args.hosts, args.workers, args.replica_reads, host_env)
+    topology = Topology(
+        workdir, args.hosts, args.workers, args.replica_reads, args.staleness_bound, host_env
+    )
     outcomes: list[Result] = []
     ok = False
     try:

@@ -252,12 +252,17 @@ class Scenario:
             time.sleep(0.2)
         with primary.connect(DATABASE) as p, replica.connect(DATABASE) as r:
             ours, theirs = invariants.snapshot(p), invariants.snapshot(r)
+            idle = r.execute(IDLE_IN_TRANSACTION, [DATABASE]).fetchone()
+            served = r.execute(SERVED, [DATABASE]).fetchone()
         same = ours == theirs
+        idle_count = idle[0] if idle else -1
+        served_count = served[0] if served else 0
         return Check(
-            same,
+            same and idle_count == 0 and (served_count > 0 or not self.replica_reads),
             f"caught up to {target}; {len(theirs.articles)} articles, {len(theirs.comments)} "
             f"comments, {len(theirs.favorites)} favorites "
-            + ("as on the primary" if same else "DIFFER from the primary"),
+            + ("as on the primary" if same else "DIFFER from the primary")
+            + f"; idle in transaction there: {idle_count}; it served {served_count} transactions",
         )
 
 
@@ -284,6 +289,12 @@ def writes_resumed(clients: Clients, since: float) -> Check:
     return Check(acknowledged > 0, f"{acknowledged} of {len(writes)} writes acknowledged after")
 
 
+IDLE_IN_TRANSACTION = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+    " AND state LIKE 'idle in transaction%%' AND backend_type = 'client backend'"
+)
+# What the replica served so far (autocommit reads count one each); our helpers' are few.
+SERVED = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s"
 READS = {"list articles", "get article", "list comments", "tags", "read a write"}
 
 

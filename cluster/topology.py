@@ -17,9 +17,10 @@ from tooling.pgcluster import PgCluster
 
 DATABASE = "conduit"
 HOST_PORT = 8000
-# The app's setting for its read replicas (zero or more URLs, comma-separated), set on the
-# hosts only with --replica-reads: until the app routes reads, they ignore it.
+# The app's settings for its read replicas (zero or more URLs, comma-separated; how far behind
+# the primary anyone may read), set on the hosts only with --replica-reads.
 REPLICA_URLS_SETTING = "DATABASE_REPLICA_URLS"
+REPLICA_LAG_SETTING = "REPLICA_MAX_LAG_SECONDS"
 
 
 def pooled_url(bouncer: PgBouncer, address: str) -> str:
@@ -36,6 +37,7 @@ class Topology:
         hosts: int = 3,
         workers: int = 2,
         replica_reads: bool = False,
+        staleness_bound: float = 2.0,
         host_env: dict[str, str] | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
@@ -43,6 +45,7 @@ class Topology:
         self.host_count = hosts
         self.workers = workers
         self.replica_reads = replica_reads
+        self.staleness_bound = staleness_bound
         self.host_env = host_env or {}
         self.say = say
         self.primary: PgCluster | None = None
@@ -105,6 +108,7 @@ class Topology:
         }
         if self.replica_reads:
             settings[REPLICA_URLS_SETTING] = pooled_url(self.replica_bouncer, namespace.root_ip)
+            settings[REPLICA_LAG_SETTING] = str(self.staleness_bound)
         env = stack.app_env(**stack.SERVICE_SETTINGS, **settings, **self.host_env)
         argv = [str(BIN / "conduit"), "serve", "--host", namespace.host_ip]
         argv += ["--port", str(HOST_PORT), "--workers", str(self.workers)]

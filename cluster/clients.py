@@ -3,7 +3,6 @@ limits sign-ups and logins per address, as it should for real clients), sharing 
 of acknowledged writes (faults/load.py's driver and ledger)."""
 
 import asyncio
-import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -129,7 +128,3 @@ def categories(records: list[Record]) -> Counter[str]:
         else:
             counts[f"{r.status // 100}xx"] += 1
     return counts
-
-
-def now() -> float:
-    return time.monotonic()

@@ -6,7 +6,8 @@ checked after each (faults/invariants.py's, on the cluster's primary):
   leaks     on every host nothing checked out, and no connection idle in transaction (I1)
   5xx       no 5xx but for requests in flight during the fault, never a 500
   burst     right after, a burst through nginx is >= 99% 2xx
-  replica   the replica catches up and holds what the primary holds
+  replica   the replica catches up and holds what the primary holds, nothing idle in
+            transaction there; with --replica-reads it served reads
   fault     the fault's own check (see each function)
 """
 
@@ -31,8 +32,8 @@ CATCH_UP_SECONDS = 30.0
 
 @dataclass
 class Window:
-    """When a fault made the cluster fail (monotonic seconds): 5xx are allowed for
-    requests that started in it (with GRACE after its end)."""
+    """When a fault made the cluster fail (monotonic seconds): 5xx (but 500) are allowed
+    for requests in flight during it (begun before its end + GRACE, ended after its start)."""
 
     began: float = 0.0
     ended: float = 0.0

@@ -90,8 +90,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--short", action="store_true", help="~6 s of load per fault (CI)")
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="per host")
-    parser.add_argument("--clients", type=int, default=6, help="client addresses")
-    parser.add_argument("--users-per-client", type=int, default=2)
+    # One address per user: nginx allows each address 2 sign-ups or logins a second.
+    parser.add_argument("--clients", type=int, default=12, help="client addresses")
+    parser.add_argument("--users-per-client", type=int, default=1)
     parser.add_argument("--replica-reads", action="store_true", help="set DATABASE_REPLICA_URLS")
     parser.add_argument(
         "--staleness-bound",

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: run test test-under-load lint clean bench faults lock migration
+.PHONY: run test test-under-load lint clean bench faults cluster lock migration
 
 # Exactly the versions in requirements.lock, checked against its hashes; then the project.
 $(BIN)/.installed: pyproject.toml requirements.lock
@@ -38,11 +38,17 @@ test-under-load: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-# Slow fault runs against local PostgreSQL (restarts it!); see faults/run.py. FAULTS_ARGS="--short".
-# Fault 8 alone (hostile clients, direct and via nginx; never restarts PostgreSQL):
+# Slow fault runs on a PostgreSQL cluster of their own when root (else the local server, no
+# restart); see faults/run.py. FAULTS_ARGS="--short".
+# Fault 8 alone (hostile clients, direct and via nginx):
 #   make faults FAULTS_ARGS="--short --only 8"
 faults: $(BIN)/.installed
 	$(BIN)/python faults/run.py $(FAULTS_ARGS)
+
+# As root: its own PostgreSQL primary + replica, PgBouncer, 3 API hosts in network namespaces
+# and nginx, under load and faults; see cluster/run.py. CLUSTER_ARGS="--short" (CI).
+cluster: $(BIN)/.installed
+	$(BIN)/python cluster/run.py $(CLUSTER_ARGS)
 
 # A revision from the change to infrastructure/orm.py (README, "A new migration").
 migration: $(BIN)/.installed

@@ -10,7 +10,7 @@ import stack
 from invariants import Check
 from plan import Result, Run, Target, last_error_line
 
-from tooling.harness import BIN, REPO, Daemon, system_binary, wait_listening
+from tooling.harness import BIN, REPO, Daemon, stop_process, system_binary, wait_listening
 
 
 def pgbouncer_binary() -> str | None:
@@ -18,7 +18,8 @@ def pgbouncer_binary() -> str | None:
 
 
 class PgBouncer(Daemon):
-    """PgBouncer in transaction pooling mode in front of the local server.
+    """PgBouncer in transaction pooling mode in front of the fault runs' server (or of
+    ``server_port``), listening on ``listen`` (comma-separated addresses) and a free port.
 
     The app connects with ``options=-c statement_timeout=...`` (and psycopg sends
     ``extra_float_digits``); PgBouncer refuses unknown startup parameters, so both are
@@ -28,9 +29,21 @@ class PgBouncer(Daemon):
     IGNORED_STARTUP_PARAMETERS = "extra_float_digits,options"
     log_files = ("stdout.log", "pgbouncer.log")
 
-    def __init__(self) -> None:
+    def __init__(
+        self, server_port: int | None = None, listen: str = "127.0.0.1", pool_size: int = 20
+    ) -> None:
         # A directory of its own: PgBouncer runs as postgres, who cannot enter our 0700 one.
         super().__init__("conduit-faults-pgbouncer-")
+        self.server_port = server_port
+        self.listen = listen
+        self.pool_size = pool_size
+
+    def restart(self, server_port: int | None = None) -> None:
+        """Stop it (its clients' connections drop) and start it again on the same port,
+        in front of ``server_port`` if given (a failover re-points it there)."""
+        stop_process(self.process)
+        self.server_port = server_port or self.server_port
+        self.start()
 
     def start(self, timeout: float = 10) -> None:
         binary = pgbouncer_binary()
@@ -38,10 +51,10 @@ class PgBouncer(Daemon):
         (self.dir / "users.txt").write_text('"postgres" ""\n')
         (self.dir / "pgbouncer.ini").write_text(
             f"""[databases]
-* = host={stack.PG_HOST} port={stack.PG_PORT}
+* = host={stack.PG_HOST} port={self.server_port or stack.PG_PORT}
 
 [pgbouncer]
-listen_addr = 127.0.0.1
+listen_addr = {self.listen}
 listen_port = {self.port}
 unix_socket_dir =
 auth_type = trust
@@ -49,7 +62,7 @@ auth_file = {self.dir / "users.txt"}
 pool_mode = transaction
 ignore_startup_parameters = {self.IGNORED_STARTUP_PARAMETERS}
 max_client_conn = 300
-default_pool_size = 20
+default_pool_size = {self.pool_size}
 logfile = {self.dir / "pgbouncer.log"}
 """
         )

@@ -1,5 +1,6 @@
 """The production front as the fault runs start it: nginx from the distribution serving the
-repository's ``deploy/nginx/conduit.conf`` in front of the service (fault 8)."""
+repository's ``deploy/nginx/conduit.conf`` in front of the service (fault 8), or of several
+hosts as their load balancer (``make cluster``)."""
 
 import os
 import pwd
@@ -7,6 +8,7 @@ import re
 import resource
 import shutil
 import subprocess
+from collections import Counter
 
 from tooling.harness import REPO, Daemon, system_binary, wait_listening
 
@@ -19,31 +21,34 @@ def nginx_binary() -> str | None:
 
 class Nginx(Daemon):
     """nginx from the distribution serving the repository's ``deploy/nginx/conduit.conf``
-    in front of ``upstream_port``: its own directory, pid file, logs and port; a child
-    process (``daemon off``) that ``stop`` ends."""
+    in front of ``upstreams`` (``host:port`` each): its own directory, pid file, logs and
+    port; a child process (``daemon off``) that ``stop`` ends. Its access log says which
+    upstream answered each request (``upstream_counts``)."""
 
     log_files = ("stderr.log", "error.log")
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, *upstreams: str) -> None:
         # A directory of its own, which the worker user may enter when we are root.
         super().__init__("conduit-faults-nginx-")
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.upstream_port = upstream_port
+        self.upstreams = upstreams
 
     def site(self) -> str:
-        """The repository's config with our two ports, and nothing else changed."""
+        """The repository's config with our port and upstreams, and nothing else changed."""
         text = CONF.read_text()
+        servers = "".join(rf"\1server {upstream};\n" for upstream in self.upstreams)
         for pattern, line in (
             (r"(?m)^(\s*)listen\s+80;", rf"\1listen 127.0.0.1:{self.port};"),
-            (
-                r"(?m)^(\s*)server\s+127\.0\.0\.1:8000;",
-                rf"\1server 127.0.0.1:{self.upstream_port};",
-            ),
+            (r"(?m)^(\s*)server\s+127\.0\.0\.1:8000;\n", servers),
         ):
             text, found = re.subn(pattern, line, text)
             if found != 1:
                 raise RuntimeError(f"{CONF}: expected one line matching {pattern!r}")
         return text
+
+    def access_log(self) -> str:
+        path = self.dir / "access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def timeouts(self) -> float:
         """The longest client timeout the config sets (seconds): an idle client's bound."""
@@ -75,7 +80,8 @@ pid {self.dir / "nginx.pid"};
 error_log {self.dir / "error.log"} warn;
 events {{ worker_connections {connections}; }}
 http {{
-    access_log {self.dir / "access.log"};
+    log_format upstreams '$msec $status "$upstream_addr" "$upstream_status" "$request"';
+    access_log {self.dir / "access.log"} upstreams;
     {temp}
     include {self.dir / "conduit.conf"};
 }}
@@ -94,3 +100,19 @@ def _user_exists(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def upstream_counts(access_log: str) -> dict[str, Counter[str]]:
+    """Per upstream that answered (the last one nginx tried), its answers by status class
+    ("2xx", "5xx", ...); requests nginx answered itself (429, 413) under "nginx"."""
+    counts: dict[str, Counter[str]] = {}
+    for line in access_log.splitlines():
+        match = ACCESS_LINE.match(line)
+        if match:
+            status, tried = match.groups()
+            upstream = tried.split(",")[-1].strip() if tried != "-" else "nginx"
+            counts.setdefault(upstream, Counter())[status[0] + "xx"] += 1
+    return counts
+
+
+ACCESS_LINE = re.compile(r'^[\d.]+ (\d{3}) "([^"]*)"')

@@ -34,7 +34,7 @@ async def fault_8_hostile_clients(run: Run) -> list[Result]:
             fronted.skipped = "nginx is not installed (Debian: apt-get install -y nginx)"
             print(f"fault 8b skipped: {fronted.skipped}")
             return [direct, fronted]
-        nginx = front.Nginx(server.port)
+        nginx = front.Nginx(f"127.0.0.1:{server.port}")
         run.daemons.append(nginx)
         await asyncio.to_thread(nginx.start)
         # A full run's 20,000 idle sockets would be more than one nginx worker may hold here.

@@ -133,15 +133,20 @@ def new_title() -> str:
 class LoadDriver:
     """Requests against one service, recorded in ``stats``; writes recorded in ``ledger``."""
 
-    def __init__(self, base_url: str, ledger: Ledger, seed: int = 0) -> None:
+    def __init__(
+        self, base_url: str, ledger: Ledger, seed: int = 0, local_address: str | None = None
+    ) -> None:
+        """``local_address``: the client's own address (one of 127.0.0.0/8, say), so that
+        several drivers look like several clients to a front that limits per address."""
         self.base_url = base_url
         self.ledger = ledger
         self.stats = Stats()
         self.rng = random.Random(seed)
+        limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
         self.client = httpx.AsyncClient(
             base_url=base_url,
             timeout=CLIENT_TIMEOUT,
-            limits=httpx.Limits(max_connections=400, max_keepalive_connections=100),
+            transport=httpx.AsyncHTTPTransport(local_address=local_address, limits=limits),
         )
 
     async def close(self) -> None:

@@ -20,7 +20,9 @@ Faults: 1 PostgreSQL restarted, 2 backends terminated, 3 clients disconnecting m
 registrations, a login flood) against the service on its default settings, directly and
 through the repository's nginx config (deploy/nginx/conduit.conf).
 
-Restarting PostgreSQL (fault 1) restarts the whole local server: run it where that is fine.
+They run on a PostgreSQL cluster of their own on a free port (tooling/pgcluster.py: made with
+Debian's pg_createcluster when run as root or postgres, dropped at the end), never touching
+the machine's server; otherwise on the server on 127.0.0.1:5432, without fault 1.
 Exits non-zero if any check fails; a fault that cannot run here is "skipped".
 
 The parts: plan.py (what a fault works with), under_load.py (1-5),
@@ -52,6 +54,8 @@ from under_load import (
     fault_4_sigterm,
     fault_5_conflicts,
 )
+
+from tooling.pgcluster import PgCluster, can_make_clusters, drop_stale
 
 # -- the run ----------------------------------------------------------------------------------
 
@@ -136,7 +140,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--short", action="store_true", help="~5-10 s per fault (CI)")
     parser.add_argument("--only", default="1,2,3,4,5,6,7,8", help="faults to run, e.g. 1,4")
     parser.add_argument("--db-prefix", default="conduit_faults", help="names of the databases")
-    parser.add_argument("--keep", action="store_true", help="keep the databases and the logs")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the databases (and cluster) and the logs"
+    )
     parser.add_argument(
         "--serving",
         choices=("auto", "thread", "bridge"),
@@ -163,7 +169,13 @@ def main() -> int:
     started = time.monotonic()
     results: list[Result] = []
     ok = False
+    cluster: PgCluster | None = None
     try:
+        if can_make_clusters():
+            drop_stale()
+            cluster = PgCluster.create("faults")
+            stack.use_cluster(cluster)
+            print(f"PostgreSQL: cluster {cluster.name} on port {cluster.port}", flush=True)
         stack.ensure_postgres_running()
         print(
             f"fault runs ({'short' if args.short else 'full'}); logs in {run.workdir}", flush=True
@@ -174,7 +186,9 @@ def main() -> int:
         print("interrupted: stopping what was started", file=sys.stderr)
         return 130
     finally:
-        run.stop_all(drop_databases=not args.keep)
+        run.stop_all(drop_databases=not args.keep and cluster is None)
+        if cluster is not None and not args.keep:
+            cluster.drop()
         if ok and not args.keep:
             shutil.rmtree(run.workdir, ignore_errors=True)
     print_table(results)

@@ -7,7 +7,6 @@ Everything here is synchronous and bounded in time; the fault runs call it from 
 """
 
 import os
-import pwd
 import subprocess
 import time
 from pathlib import Path
@@ -15,9 +14,13 @@ from pathlib import Path
 import psycopg
 
 from tooling.harness import BIN, Server, free_port
+from tooling.pgcluster import PgCluster
 
 PG_HOST = "127.0.0.1"
+# The server the fault runs work on: the machine's, until use_cluster() gives them their own
+# (faults/run.py does when it may: root or the postgres user).
 PG_PORT = 5432
+CLUSTER: PgCluster | None = None
 # Our own helper connections carry this name, so that checks on the service's backends
 # (application_name 'conduit') never count them.
 HELPER_APP_NAME = "conduit-faults"
@@ -50,8 +53,8 @@ SERVICE_SETTINGS = {
 }
 
 
-def pg_url(database: str, port: int = PG_PORT) -> str:
-    return f"postgresql+psycopg://postgres@{PG_HOST}:{port}/{database}"
+def pg_url(database: str, port: int | None = None) -> str:
+    return f"postgresql+psycopg://postgres@{PG_HOST}:{port or PG_PORT}/{database}"
 
 
 def app_env(**settings: str) -> dict[str, str]:
@@ -67,11 +70,11 @@ def app_env(**settings: str) -> dict[str, str]:
 # -- PostgreSQL -------------------------------------------------------------------------
 
 
-def connect(database: str = "postgres", port: int = PG_PORT) -> psycopg.Connection:
+def connect(database: str = "postgres", port: int | None = None) -> psycopg.Connection:
     """An autocommit helper connection (never counted as the service's)."""
     return psycopg.connect(
         host=PG_HOST,
-        port=port,
+        port=port or PG_PORT,
         user="postgres",
         dbname=database,
         autocommit=True,
@@ -108,58 +111,41 @@ def terminate_service_backends(database: str, only_idle: bool = False) -> int:
     return int(row[0]) if row else 0
 
 
-def postgres_cluster() -> tuple[str, str]:
-    """(version, name) of the local cluster listening on ``PG_PORT``."""
-    out = subprocess.run(
-        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True, timeout=10
-    ).stdout
-    for line in out.splitlines():
-        fields = line.split()
-        if len(fields) >= 3 and fields[2] == str(PG_PORT):
-            return fields[0], fields[1]
-    raise RuntimeError(f"no PostgreSQL cluster on port {PG_PORT} in pg_lsclusters:\n{out}")
-
-
-def postgres_ready() -> bool:
-    result = subprocess.run(
-        ["pg_isready", "-q", "-h", PG_HOST, "-p", str(PG_PORT), "-t", "1"], timeout=10
-    )
-    return result.returncode == 0
+def use_cluster(cluster: PgCluster) -> None:
+    """From now on the fault runs work on ``cluster`` (made for them; they may restart it)."""
+    global CLUSTER, PG_PORT
+    CLUSTER, PG_PORT = cluster, cluster.port
 
 
 def wait_postgres_ready(timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if postgres_ready():
+        command = ["pg_isready", "-q", "-h", PG_HOST, "-p", str(PG_PORT), "-t", "1"]
+        if subprocess.run(command, timeout=10).returncode == 0:
             return True
         time.sleep(0.2)
     return False
 
 
 def restart_postgres() -> None:
-    """``pg_ctlcluster <version> <name> restart -m fast`` (the whole local server)."""
-    version, name = postgres_cluster()
-    subprocess.run(
-        ["pg_ctlcluster", version, name, "restart", "-m", "fast"],
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
+    """``pg_ctlcluster ... restart -m fast`` of the fault runs' own cluster."""
+    assert CLUSTER is not None, "the fault runs restart only a cluster of their own"
+    CLUSTER.restart()
 
 
 def ensure_postgres_running() -> None:
-    """Start the local cluster if it is down; PostgreSQL must outlive the fault runs."""
+    """Start our cluster if a fault left it down; the machine's server is only waited for."""
     if wait_postgres_ready(timeout=5):
         return
-    version, name = postgres_cluster()
-    subprocess.run(["pg_ctlcluster", version, name, "start"], timeout=120, check=False)
-    if not wait_postgres_ready(timeout=60):
-        raise RuntimeError("PostgreSQL is not running and could not be started")
+    if CLUSTER is not None:
+        CLUSTER.start()
+    elif not wait_postgres_ready(timeout=60):
+        raise RuntimeError(f"PostgreSQL on {PG_HOST}:{PG_PORT} is not running")
 
 
 def can_control_cluster() -> bool:
-    """pg_ctlcluster needs root or the cluster's owner."""
-    return os.geteuid() == 0 or pwd.getpwuid(os.geteuid()).pw_name == "postgres"
+    """Restarting PostgreSQL is allowed only on a cluster of our own."""
+    return CLUSTER is not None
 
 
 # -- the service --------------------------------------------------------------------------

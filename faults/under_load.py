@@ -22,7 +22,7 @@ async def fault_1_postgres_restart(run: Run, target: Target) -> list[Result]:
     the database being back >= 99% succeed, without restarting the service."""
     result = Result("1 PostgreSQL restart")
     if not stack.can_control_cluster():
-        result.skipped = "needs root or the postgres user to run pg_ctlcluster"
+        result.skipped = "needs a cluster of its own: run as root or postgres (pg_createcluster)"
         return [result]
     driver = target.driver(seed=11)
     pid = target.server.pid

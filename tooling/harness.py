@@ -76,8 +76,10 @@ class Server:
         port: int,
         ready_path: str = "/",
         cwd: Path = REPO,
+        host: str = "127.0.0.1",
     ) -> None:
         self.name = name
+        self.host = host
         self.argv = argv
         self.env = env
         self.log_path = log_path
@@ -88,7 +90,7 @@ class Server:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 60.0) -> None:
         with self.log_path.open("ab") as log:
@@ -133,6 +135,13 @@ class Server:
         if self.process is None:
             return []
         return [pid for pid, _comm, group, _cpu in processes() if group == self.process.pid]
+
+    def kill(self) -> None:
+        """SIGKILL to its process group: a host dying, nothing answered or cleaned up."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
 
     def stop(self, grace: float = 15) -> tuple[int | None, float]:
         """SIGTERM to its process group, SIGKILL after ``grace`` seconds: (exit code, or

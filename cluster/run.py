@@ -1,6 +1,6 @@
 """A cluster on one machine, under load and faults (``make cluster``; needs root).
 
-    .venv/bin/python cluster/run.py [--short] [--replica-reads] [--host-env NAME=VALUE ...]
+    .venv/bin/python cluster/run.py [--short] [--no-replica-reads] [--host-env NAME=VALUE ...]
 
 Starts a PostgreSQL primary and a streaming replica (clusters of their own on free ports,
 tooling/pgcluster.py), PgBouncer in transaction mode in front of each, 3 API hosts each in a
@@ -10,8 +10,9 @@ mixed load through nginx from several client addresses; injects the faults of
 cluster/scenario.py one after another, checking the invariants after each; prints a table
 of them and the load per host; stops everything it started; exits non-zero on any failure.
 
---replica-reads gives the hosts DATABASE_REPLICA_URLS (the replica's PgBouncer) and
-REPLICA_MAX_LAG_SECONDS (--staleness-bound): read-only units of work then run on the replica.
+The hosts get DATABASE_REPLICA_URLS (the replica's PgBouncer) and REPLICA_MAX_LAG_SECONDS
+(--staleness-bound): read-only units of work run on the replica when it qualifies.
+--no-replica-reads leaves every read on the primary.
 """
 
 import argparse
@@ -93,7 +94,12 @@ def parse_args() -> argparse.Namespace:
     # One address per user: nginx allows each address 2 sign-ups or logins a second.
     parser.add_argument("--clients", type=int, default=12, help="client addresses")
     parser.add_argument("--users-per-client", type=int, default=1)
-    parser.add_argument("--replica-reads", action="store_true", help="set DATABASE_REPLICA_URLS")
+    parser.add_argument(
+        "--no-replica-reads",
+        dest="replica_reads",
+        action="store_false",
+        help="no DATABASE_REPLICA_URLS: every read on the primary",
+    )
     parser.add_argument(
         "--staleness-bound",
         type=float,

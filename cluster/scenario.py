@@ -7,7 +7,7 @@ checked after each (faults/invariants.py's, on the cluster's primary):
   5xx       no 5xx but for requests in flight during the fault, never a 500
   burst     right after, a burst through nginx is >= 99% 2xx
   replica   the replica catches up and holds what the primary holds, nothing idle in
-            transaction there; with --replica-reads it served reads
+            transaction there; unless --no-replica-reads, it served reads
   fault     the fault's own check (see each function)
 """
 
@@ -157,7 +157,7 @@ class Scenario:
             f"read back at once by the writer {len(written) - len(own_misses)}, by another "
             f"client after {self.staleness_bound:.0f} s {len(written) - len(others_misses)}"
             + "".join(f"; missed: {m}" for m in (own_misses + others_misses)[:3])
-            + ("" if self.replica_reads else " (--replica-reads off: reads on the primary)"),
+            + ("" if self.replica_reads else " (--no-replica-reads: reads on the primary)"),
         )
 
     async def restart_bouncer(self, window: Window) -> Check:

@@ -18,7 +18,7 @@ from tooling.pgcluster import PgCluster
 DATABASE = "conduit"
 HOST_PORT = 8000
 # The app's settings for its read replicas (zero or more URLs, comma-separated; how far behind
-# the primary anyone may read), set on the hosts only with --replica-reads.
+# the primary anyone may read), set on the hosts unless --no-replica-reads.
 REPLICA_URLS_SETTING = "DATABASE_REPLICA_URLS"
 REPLICA_LAG_SETTING = "REPLICA_MAX_LAG_SECONDS"
 

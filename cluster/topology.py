@@ -105,6 +105,7 @@ class Topology:
             "JWT_SECRET": stack.JWT_SECRET,
             # The balancer's address as the host sees it: its X-Forwarded-For is believed.
             "FORWARDED_ALLOW_IPS": namespace.root_ip,
+            "API_HOSTS": str(self.host_count),  # the start-up check counts them all
         }
         if self.replica_reads:
             settings[REPLICA_URLS_SETTING] = pooled_url(self.replica_bouncer, namespace.root_ip)

@@ -8,7 +8,8 @@ from infrastructure.settings import Settings
 
 
 def connection_budget_problem(settings: Settings, workers: int) -> str | None:
-    """Why ``workers`` processes with this pool could exceed a server's connections, if so.
+    """Why ``workers`` processes on each of ``API_HOSTS`` hosts could exceed a server's
+    connections, if so.
 
     Each worker may hold ``pool_size + pool_max_overflow`` connections to the primary, and
     its readiness probe one more; and as many to each replica (``DATABASE_REPLICA_URLS``).
@@ -21,14 +22,17 @@ def connection_budget_problem(settings: Settings, workers: int) -> str | None:
     pool = settings.pool_size + settings.pool_max_overflow
     servers = [("the database", settings.database_url, pool + 1)]
     servers += [(f"replica {n}", url, pool) for n, url in enumerate(settings.replica_urls, 1)]
+    hosts = settings.api_hosts
     for name, url, per_worker in servers:
         allowed = _allowed_connections(url, settings.connect_timeout_seconds)
-        if allowed is None or workers * per_worker <= allowed:
+        wanted = hosts * workers * per_worker
+        if allowed is None or wanted <= allowed:
             continue
         probe = " + 1 readiness probe" if per_worker > pool else ""
+        on_hosts = f"{hosts} hosts x " if hosts > 1 else ""
         return (
-            f"{workers} workers x (POOL_SIZE {settings.pool_size} + POOL_MAX_OVERFLOW "
-            f"{settings.pool_max_overflow}{probe}) = {workers * per_worker} connections, but "
+            f"{on_hosts}{workers} workers x (POOL_SIZE {settings.pool_size} + POOL_MAX_OVERFLOW "
+            f"{settings.pool_max_overflow}{probe}) = {wanted} connections, but "
             f"{name} allows {allowed} (max_connections less the superuser reserve). Lower "
             "POOL_SIZE or the number of workers, or raise max_connections."
         )

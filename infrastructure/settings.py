@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # (infrastructure.replicas). Nobody reads more than the lag bound behind the primary, and
     # a client's own writes are always visible to it.
     database_replica_urls: str = ""
+    # How many hosts serve with these settings against the same servers: the start-up check
+    # (infrastructure.connection_budget) counts every host's workers, not only its own.
+    api_hosts: int = Field(default=1, ge=1)
     replica_max_lag_seconds: float = Field(default=5.0, ge=0.5)
     replica_check_seconds: float = Field(default=1.0, gt=0)
 

@@ -109,6 +109,14 @@ def test_each_replica_must_carry_the_pools_too(postgresql_url: str) -> None:
     assert problem is not None and "the database allows" in problem
 
 
+def test_every_host_counts(postgresql_url: str) -> None:
+    one_host = settings_for(postgresql_url, pool_size=1)
+    assert connection_budget_problem(one_host, workers=2) is None  # 2 x 2 connections
+    many = settings_for(postgresql_url, pool_size=1, api_hosts=1000)
+    problem = connection_budget_problem(many, workers=2)
+    assert problem is not None and "1000 hosts x 2 workers" in problem and "= 4000" in problem
+
+
 def test_serve_refuses_a_configuration_the_database_cannot_carry(postgresql_url: str) -> None:
     env = {
         **os.environ,

@@ -23,8 +23,9 @@ class Serving(StrEnum):
     BRIDGE = "bridge"  # on the event loop through SQLAlchemy's greenlet bridge, on asyncpg
 
 
-# What SERVING=auto means on PostgreSQL: the path measured fastest there (README,
-# "Serving path"; `make bench BENCH_ARGS="--serving thread,bridge"` measures both).
+# What SERVING=auto means on PostgreSQL: the threadpool. The bridge measured 0-25% faster
+# (README, "Serving path"; `make bench BENCH_ARGS="--serving thread,bridge"` measures both)
+# but does not serve read replicas yet, and behind PgBouncer gives up autocommit reads.
 SERVING_ON_POSTGRESQL = Serving.THREAD
 
 
@@ -54,7 +55,7 @@ class Settings(BaseSettings):
     # cache); off behind PgBouncer (transaction mode).
     db_prepared_statements: bool = True
     # How use cases run: "thread" (threadpool), "bridge" (event loop, asyncpg; PostgreSQL
-    # only), or "auto": the faster one measured on the database at DATABASE_URL.
+    # only), or "auto": the default path for the database at DATABASE_URL.
     serving: Literal["auto", "thread", "bridge"] = "auto"
     # Read replicas (PostgreSQL): comma-separated URLs; read-only units of work run there
     # (infrastructure.replicas). Nobody reads more than the lag bound behind the primary, and

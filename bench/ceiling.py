@@ -16,11 +16,12 @@ what each costs (``bench/run.py --layers``): ``thread`` answers from a ``def`` e
 (FastAPI's threadpool hop, as many threads as the service has); ``psycopg`` first reads
 (``$LAYER_READ``) the profile of ``$LAYER_USERNAME``, the first page of 20 articles,
 as seen by user id ``$LAYER_VIEWER_ID``, or the tags, on a pooled connection with plain
-psycopg (BEGIN, SELECT, COMMIT): the same SQL and parameters the service sends; ``lean``
-runs the service's ``Statement`` for it (``infrastructure/statements.py``) on
-``engine.connect()``, then commits; ``uow`` runs the read query itself in a unit of work,
-as the use case does. Engine and statement are the service's own (``DATABASE_URL`` and
-the other settings from the environment).
+psycopg in autocommit (the SELECT alone, as a read-only unit of work sends it): the same
+SQL and parameters the service sends; ``lean`` runs the service's ``Statement`` for it
+(``infrastructure/statements.py``) on a read-only connection (``sessions.read_only_bind``);
+``uow`` runs the read query itself in a read-only unit of work, as the use case does.
+Engine and statement are the service's own (``DATABASE_URL`` and the other settings from
+the environment).
 """
 
 import argparse
@@ -82,6 +83,7 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
 
     from api.container import Container
     from application.read_models import ArticleFilter
+    from infrastructure.sessions import read_only_bind
 
     container = Container()
     settings = container.settings()
@@ -90,7 +92,7 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
     kind = os.environ.get("LAYER_READ", "profile")
 
     def the_read() -> Any:
-        with container.uow() as uow:  # as a use case reads
+        with container.uow().read_only() as uow:  # as a use case reads
             if kind == "articles":
                 return uow.reads.page(ArticleFilter(limit=20, offset=0).as_list(), viewer_id)
             if kind == "tags":
@@ -107,18 +109,19 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
         pooled = engine.raw_connection()
         try:
             connection = pooled.driver_connection
+            connection.autocommit = True  # type: ignore[union-attr]
             with connection.cursor() as cursor:  # type: ignore[union-attr]
                 cursor.execute(text, driver_parameters)
                 cursor.fetchall()
-            connection.commit()  # type: ignore[union-attr]
         finally:
+            connection.autocommit = False  # type: ignore[union-attr]
             pooled.close()  # back to the pool
 
     def lean() -> None:
-        with engine.connect() as connection:
+        with read_only.connect() as connection:
             statement.rows(connection, parameters)
-            connection.commit()
 
+    read_only = read_only_bind(engine, snapshot=False)
     reads = {"thread": lambda: None, "psycopg": plain_psycopg, "lean": lean, "uow": the_read}
     return reads[layer], settings.pool_size + settings.pool_max_overflow
 

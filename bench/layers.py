@@ -18,9 +18,9 @@ LAYER_READS = {"profile": "profile", "list_auth": "articles", "tags": "tags"}
 LAYER_TITLES = {
     "bytes": "the ceiling: captured bytes from an async endpoint",
     "thread": "+ a def endpoint: FastAPI's threadpool hop",
-    "psycopg": "+ the read's SQL with plain psycopg: BEGIN, SELECT, COMMIT",
-    "lean": "+ its Statement (statements.py) on engine.connect, commit",
-    "uow": "+ the unit of work and the read query (read model)",
+    "psycopg": "+ the read's SQL with plain psycopg, in autocommit",
+    "lean": "+ its Statement (statements.py) on a read-only connection",
+    "uow": "+ a read-only unit of work and the read query (read model)",
     "service": "+ the service: middleware, auth, use case, view, JSON",
 }
 

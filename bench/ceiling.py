@@ -107,8 +107,8 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
 
     def plain_psycopg() -> None:
         pooled = engine.raw_connection()
+        connection = pooled.driver_connection
         try:
-            connection = pooled.driver_connection
             connection.autocommit = True  # type: ignore[union-attr]
             with connection.cursor() as cursor:  # type: ignore[union-attr]
                 cursor.execute(text, driver_parameters)

@@ -25,10 +25,15 @@ class UnitOfWork(Protocol):
     use case of one request; it is never shared.
     """
 
-    users: UserRepository
-    articles: ArticleRepository
-    comments: CommentRepository
-    reads: ReadQueries
+    # The block's read queries and repositories (a repository is made when first asked).
+    @property
+    def reads(self) -> ReadQueries: ...
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def articles(self) -> ArticleRepository: ...
+    @property
+    def comments(self) -> CommentRepository: ...
 
     def read_only(self, *, snapshot: bool = False) -> Self:
         """Say that this use case only reads: ``with self.uow.read_only(): ...``.

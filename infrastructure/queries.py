@@ -4,7 +4,7 @@ An article page is one statement whatever its size: the page with the total (an
 uncorrelated subquery, evaluated once), the author, ``following`` and ``favorited`` (as
 correlated EXISTS) and the tags (a JSON array per article). Only a page past the end,
 which has no row to carry the total, costs a second statement to count. No ORM objects
-are loaded, so nothing can lazy-load. Statements run on the session's Core connection:
+are loaded, so nothing can lazy-load. Statements run on the unit of work's connection:
 they select columns, not entities, and run as ``Statement``s (``infrastructure/statements.py``):
 compiled once, executed on the driver's cursor, read by position.
 
@@ -43,7 +43,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.functions import GenericFunction
@@ -434,8 +433,8 @@ _COMMENT_ID = _COMMENT[Viewer.ANONYMOUS].position("id")
 
 
 class SqlAlchemyReadQueries:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, connection: Callable[[], Connection]) -> None:
+        self._connect = connection  # the unit of work's: its connection when first asked
 
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
         viewer = Viewer.of(viewer_id)
@@ -497,4 +496,4 @@ class SqlAlchemyReadQueries:
 
     @property
     def _connection(self) -> Connection:
-        return self.session.connection()
+        return self._connect()

@@ -13,6 +13,8 @@ A unit of work declared read-only (``UnitOfWork.read_only``) runs in autocommit,
 in it would be committed at once, half a use case: ``watch`` refuses it, on both databases.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
@@ -71,11 +73,31 @@ def end(session: Session, *, failed: bool) -> None:
     backend) is no error here: nothing uncommitted survives that, and what was read stays
     valid. The caller closes the session.
     """
-    try:
+    with _no_error_if_the_connection_died():
         if not failed and _only_read(session):
             session.commit()
         else:
             session.rollback()
+
+
+def end_read_only(connection: Connection, *, failed: bool) -> None:
+    """End a read-only unit's snapshot, if it has one (a statement-wise unit has no
+    transaction): COMMIT, as ``end`` ends a transaction that only read, or ROLLBACK if
+    something failed. The caller closes the connection."""
+    transaction = connection.get_transaction()
+    if transaction is None:
+        return
+    with _no_error_if_the_connection_died():
+        if failed:
+            transaction.rollback()
+        else:
+            transaction.commit()
+
+
+@contextmanager
+def _no_error_if_the_connection_died() -> Iterator[None]:
+    try:
+        yield
     except sa_exc.DBAPIError as error:
         if not error.connection_invalidated:
             raise

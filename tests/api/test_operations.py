@@ -62,10 +62,11 @@ def test_metrics_report_requests_pool_and_sessions(container, settings) -> None:
     )
     assert "conduit_db_pool_checked_out 0.0" in text
     assert "conduit_db_pool_size" in text
+    # The registration's session; the lists, read-only units, hold a connection and no session.
     opened = _sample(text, "conduit_db_sessions_opened_total")
-    assert opened >= 4  # registration + 3 lists
+    assert opened >= 1
     assert _sample(text, "conduit_db_sessions_closed_total") == opened
-    assert _sample(text, "conduit_db_statements_total") > 0
+    assert _sample(text, "conduit_db_statements_total") >= 4  # registration + 3 lists
 
 
 def _sample(text: str, name: str) -> float:

@@ -155,8 +155,32 @@ def test_session_closed_and_connection_back_in_the_pool(uow, engine, fails):
         uow.commit()
     assert not session.in_transaction()
     assert len(session.identity_map) == 0  # closed: everything expunged
-    assert uow.session is None
     assert engine.pool.checkedout() == 0
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["after success", "after failure"])
+@pytest.mark.parametrize("snapshot", [False, True], ids=["statement-wise", "snapshot"])
+@pytest.mark.parametrize("loads", [False, True], ids=["read side only", "with an entity"])
+def test_a_read_only_unit_returns_its_connection_whatever_happens(
+    uow, engine, fails, snapshot, loads
+):
+    with uow:
+        uow.users.add(UserFactory(username="alice"))
+        uow.commit()
+    with pytest.raises(RuntimeError) if fails else nullcontext(), uow.read_only(snapshot=snapshot):
+        assert uow.reads.profile("alice", None) is not None
+        if loads:  # a session, opened on the unit's connection, inside its snapshot if any
+            assert uow.users.get_by_username("alice") is not None
+            assert uow.session.connection() is uow.connection()
+        assert engine.pool.checkedout() == 1
+        assert _in_transaction(uow) is snapshot
+        if fails:
+            raise RuntimeError("boom")
+    assert engine.pool.checkedout() == 0
+    with uow:  # and the next block on the same object may write
+        uow.users.add(UserFactory(username="bob"))
+        uow.commit()
+    assert usernames(engine) == ["alice", "bob"]
 
 
 def test_a_unit_of_work_cannot_be_entered_twice_at_once(uow):
@@ -215,8 +239,7 @@ def test_exhausted_pool_fails_fast_with_temporarily_unavailable(postgresql_url):
 
 def _in_transaction(uow: SqlAlchemyUnitOfWork) -> bool:
     """Whether the driver's connection has a transaction open (none in autocommit)."""
-    assert uow.session is not None
-    driver = uow.session.connection().connection.dbapi_connection
+    driver = uow.connection().connection.dbapi_connection
     if isinstance(driver, sqlite3.Connection):
         return driver.in_transaction
     return driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE  # type: ignore[union-attr]

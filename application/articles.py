@@ -7,10 +7,10 @@ from application.caller import Caller
 from application.lookups import (
     callers_page,
     check_page,
+    require_account_view,
     require_article_for_caller,
     require_article_view,
     require_own_article,
-    require_user,
 )
 from application.ports import Clock
 from application.read_models import (
@@ -20,6 +20,7 @@ from application.read_models import (
     ArticleView,
     FollowedBy,
     ProfileView,
+    UserView,
 )
 from application.retry import retry_on_conflict
 from application.unit_of_work import UnitOfWork
@@ -27,7 +28,6 @@ from domain import articles as rules
 from domain import messages
 from domain.articles import Article
 from domain.errors import AlreadyExists
-from domain.users import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ class ArticleService:
             now=self.clock.now(),
         )
         with self.uow:
-            author = require_user(self.uow, caller)
+            author = require_account_view(self.uow, caller)
             if not self.uow.articles.add(article):
                 article.slug = _suffixed(slug)
                 if not self.uow.articles.add(article):  # one chance in 2**32
@@ -185,7 +185,7 @@ def _suffixed(slug: str) -> str:
     return f"{slug}-{secrets.token_hex(4)}"
 
 
-def _as_written(article: Article, author: User) -> ArticleView:
+def _as_written(article: Article, author: UserView) -> ArticleView:
     """A new article as its author reads it, from what writing it holds, not read back: no
     favorites yet, the author does not follow themselves (``ProfileService`` refuses it),
     its tags sorted as the read side sorts them."""

@@ -30,6 +30,7 @@ from application.read_models import (
     ArticleView,
     CallersOwn,
     ProfileView,
+    UserView,
 )
 from application.unit_of_work import UnitOfWork
 from domain import messages
@@ -59,6 +60,17 @@ def require_account(uow: UnitOfWork, caller: Caller) -> None:
             if uow.users.get(caller.user_id) is not None
             else messages.TOKEN_USER_GONE
         )
+
+
+def require_account_view(uow: UnitOfWork, caller: Caller) -> UserView:
+    """The caller's account as they see it, with ``require_account``'s checks, in one
+    statement of the read side (no entity is loaded); only when it finds nothing is the
+    account looked up, to tell the client which check failed."""
+    view = uow.reads.account(caller)
+    if view is None:
+        require_account(uow, caller)
+        raise NotAuthenticated(messages.SESSION_ENDED)  # it changed between the two looks
+    return view
 
 
 def callers_page(uow: UnitOfWork, listing: ArticleList) -> ArticlePage:

@@ -183,6 +183,11 @@ class ReadQueries(Protocol):
     ``favorited``; usernames are matched in any case (``domain.users.username_key``).
     """
 
+    def account(self, caller: Caller) -> UserView | None:
+        """The caller's account as they see it; ``None`` if it is gone or the caller's
+        session ended (``application.lookups.require_account_view``)."""
+        ...
+
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None: ...
 
     def article(self, slug: str, viewer_id: int | None) -> ArticleView | None: ...

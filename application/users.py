@@ -5,7 +5,7 @@ from weakref import WeakKeyDictionary
 
 from application.caller import Caller
 from application.errors import TooManyAttempts
-from application.lookups import require_user
+from application.lookups import require_account_view, require_user
 from application.ports import LoginAttempts, PasswordHasher, TokenService
 from application.read_models import AuthenticatedUser, UserView
 from application.retry import retry_on_conflict
@@ -111,7 +111,7 @@ class UserService:
 
     def current(self, caller: Caller) -> UserView:
         with self.uow.read_only():
-            view = _view(require_user(self.uow, caller))
+            view = require_account_view(self.uow, caller)
         return view
 
     @retry_on_conflict

@@ -63,6 +63,7 @@ from application.read_models import (
     NewestFirst,
     ProfileView,
     TaggedWith,
+    UserView,
     WrittenBy,
 )
 from domain.users import username_key
@@ -187,6 +188,9 @@ def _comment_view(viewer: Viewer) -> Projection[CommentView]:
     )
 
 
+_ACCOUNT = Projection(
+    UserView, email=users.c.email, username=users.c.username, bio=users.c.bio, image=users.c.image
+)
 _PROFILE = {viewer: _profile_view(viewer, users.c.id) for viewer in Viewer}
 _ARTICLE = {viewer: _article_view(viewer, articles.c.body) for viewer in Viewer}
 # Lists omit the body: it is most of an article's bytes.
@@ -396,6 +400,13 @@ def _article_for_caller_statement() -> Statement:
     return Statement(_article_select(Viewer.SIGNED_IN).where(_CURRENT_SESSION))
 
 
+# The caller's account, in the session generation of their token: no row if either is gone.
+_ACCOUNT_STATEMENT = Statement(
+    select(*_ACCOUNT.columns).where(
+        users.c.id == bindparam("caller_id"),
+        users.c.token_generation == bindparam("caller_generation"),
+    )
+)
 _TAGS_IN_USE = Statement(
     select(tags.c.name).where(exists().where(article_tags.c.tag_id == tags.c.id))
 )
@@ -435,6 +446,10 @@ _COMMENT_ID = _COMMENT[Viewer.ANONYMOUS].position("id")
 class SqlAlchemyReadQueries:
     def __init__(self, connection: Callable[[], Connection]) -> None:
         self._connect = connection  # the unit of work's: its connection when first asked
+
+    def account(self, caller: Caller) -> UserView | None:
+        row = _ACCOUNT_STATEMENT.first(self._connection, _callers_session(caller))
+        return _ACCOUNT.read(row) if row is not None else None
 
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
         viewer = Viewer.of(viewer_id)

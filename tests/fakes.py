@@ -33,6 +33,7 @@ from application.read_models import (
     NewestFirst,
     ProfileView,
     TaggedWith,
+    UserView,
     WrittenBy,
 )
 from domain import messages
@@ -175,6 +176,12 @@ class FakeReadQueries:
 
     def __init__(self, uow: "FakeUnitOfWork") -> None:
         self.uow = uow
+
+    def account(self, caller: Caller) -> UserView | None:
+        user = self.uow.users.get(caller.user_id)
+        if user is None or user.token_generation != caller.token_generation:
+            return None
+        return UserView(email=user.email, username=user.username, bio=user.bio, image=user.image)
 
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
         user = self.uow.users.get_by_username(username)

@@ -25,6 +25,7 @@ from application.read_models import (
     ListSource,
     ReadQueries,
     TaggedWith,
+    UserView,
 )
 from application.unit_of_work import UnitOfWork
 from domain import messages
@@ -543,6 +544,21 @@ def test_an_article_read_for_a_caller_is_as_they_see_it_while_their_session_hold
         # A token of an ended session, or of a user that is gone, reads nothing.
         assert uow.reads.article_for_caller("dragons", Caller(_id(bob), 1)) is None
         assert uow.reads.article_for_caller("dragons", Caller(10_000, 0)) is None
+
+
+def test_an_account_reads_as_its_owner_sees_it_while_their_session_holds(
+    make_uow: MakeUow,
+) -> None:
+    [alice] = _users(make_uow, "alice")
+
+    with make_uow() as uow:
+        seen = uow.reads.account(as_caller(alice))
+        assert seen == UserView(
+            email=alice.email, username="alice", bio=alice.bio, image=alice.image
+        )
+        # A token of an ended session, or of a user that is gone, reads nothing.
+        assert uow.reads.account(Caller(_id(alice), alice.token_generation + 1)) is None
+        assert uow.reads.account(Caller(10_000, 0)) is None
 
 
 def test_an_article_created_reads_back_as_the_use_case_returned_it(make_uow: MakeUow) -> None:

@@ -2,6 +2,8 @@
 
 import importlib
 import pkgutil
+from collections.abc import Coroutine
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -38,6 +40,12 @@ def routes_marked(app: FastAPI, mark: str) -> frozenset[tuple[str, str]]:
     return frozenset(marked)
 
 
+def background_work(container: Container, runner: UseCaseRunner) -> list[Coroutine[Any, Any, None]]:
+    """What a serving process runs besides its requests: the read replicas' checks."""
+    replicas = container.replicas()
+    return [runner.every(replicas.check_seconds, replicas.check)] if replicas else []
+
+
 def create_app(container: Container | None = None) -> FastAPI:
     """Build the app around ``container`` (a new one, reading the environment, by default).
 
@@ -65,7 +73,12 @@ def create_app(container: Container | None = None) -> FastAPI:
         summary="The RealWorld API, built around a unit of work",
         version="1.0.0",
         # The engine is disposed of at the end, if this process made one.
-        lifespan=lambda _app: serving_process(threads, runner, container.shutdown_resources),
+        lifespan=lambda _app: serving_process(
+            threads,
+            runner,
+            container.shutdown_resources,
+            background=lambda: background_work(container, runner),
+        ),
         docs_url=None,  # served by api.routers.docs, with pinned assets
         redoc_url=None,
     )

@@ -21,7 +21,7 @@ from application.profiles import ProfileService
 from application.users import UserService
 from infrastructure.backend import Backend, backend_of
 from infrastructure.bookmarks import SqlAlchemyBookmarks
-from infrastructure.engine import create_db_engine, create_serving_engine
+from infrastructure.engine import create_serving_engine
 from infrastructure.instrumentation import DatabaseMetrics, counting_statements
 from infrastructure.orm import map_entities
 from infrastructure.rate_limits import AddressLimit, LimitsLoginAttempts
@@ -49,8 +49,9 @@ def _engine(settings: Settings) -> Iterator[Engine]:
 
 
 def _replicas(settings: Settings, engine: Engine) -> Iterator[Replicas | None]:
-    """The read replicas (``DATABASE_REPLICA_URLS``), if any; their engines are disposed of
-    and their monitor stopped by ``container.shutdown_resources()``."""
+    """The read replicas (``DATABASE_REPLICA_URLS``), if any, on the serving path's driver;
+    their engines are disposed of by ``container.shutdown_resources()``. The serving process
+    runs their checks (``api.process``)."""
     urls = settings.replica_urls
     if not urls:
         yield None
@@ -59,7 +60,9 @@ def _replicas(settings: Settings, engine: Engine) -> Iterator[Replicas | None]:
         raise RuntimeError("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL")
     replicas = Replicas(
         primary=engine,
-        replicas=[create_db_engine(settings.model_copy(update={"database_url": u})) for u in urls],
+        replicas=[
+            create_serving_engine(settings.model_copy(update={"database_url": u})) for u in urls
+        ],
         max_lag_seconds=settings.replica_max_lag_seconds,
         check_seconds=settings.replica_check_seconds,
     )

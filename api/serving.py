@@ -18,6 +18,7 @@ bridge: the password hasher hands its work to threads of its own
 """
 
 import asyncio
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from functools import partial
@@ -27,6 +28,7 @@ import anyio
 from sqlalchemy.util import greenlet_spawn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+log = logging.getLogger("conduit.serving")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -39,14 +41,35 @@ class UseCaseRunner:
         self._running: set[asyncio.Task[Any]] = set()
 
     async def run(self, use_case: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        call = partial(use_case, *args, **kwargs)
-        work = greenlet_spawn(call) if self.bridged else anyio.to_thread.run_sync(call)
-        task = asyncio.get_running_loop().create_task(work)
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        task = self._start(partial(use_case, *args, **kwargs))
         # Cancelled, the request leaves here; the task runs on to the use case's end (shield
         # marks its exception, if any, as seen: the unit of work has dealt with it).
         return await asyncio.shield(task)
+
+    async def every(self, seconds: float, work: Callable[[], object]) -> None:
+        """Run ``work`` now and every ``seconds`` after, until cancelled: a serving
+        process's own database work (the replicas' checks), on this path but never in a
+        thread a request waits for. A round once started runs to its end, as a use case
+        does; one that fails is logged, and the next runs on time."""
+        own_thread = anyio.CapacityLimiter(1)
+        while True:
+            try:
+                await asyncio.shield(self._start(work, own_thread))
+            except Exception:
+                log.exception("%s failed; it runs again in %s s", work, seconds)
+            await asyncio.sleep(seconds)
+
+    def _start(
+        self, call: Callable[[], R], limiter: anyio.CapacityLimiter | None = None
+    ) -> "asyncio.Task[R]":
+        if self.bridged:
+            work = greenlet_spawn(call)
+        else:
+            work = anyio.to_thread.run_sync(call, limiter=limiter)
+        task = asyncio.get_running_loop().create_task(work)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return task
 
     async def close(self, shut_down: Callable[[], object]) -> None:
         """Let the use cases still running finish, then ``shut_down`` (which disposes of the

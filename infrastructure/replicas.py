@@ -1,10 +1,11 @@
 """Read replicas: where a read-only unit of work runs, and how a client's own writes stay
 visible to it.
 
-Positions are PostgreSQL WAL positions (LSNs, as integers). A monitor thread per process asks,
-every ``check_seconds``, the primary how far it has written (``pg_current_wal_lsn()``) and each
-replica how far it has replayed (``pg_last_wal_replay_lsn()``). From the two it knows, for each
-replica, the latest moment up to which it holds everything the primary had written: its
+Positions are PostgreSQL WAL positions (LSNs, as integers). ``check()``, run every
+``check_seconds`` by each serving process (``api.process``, on its serving path), asks the
+primary how far it has written (``pg_current_wal_lsn()``) and each replica how far it has
+replayed (``pg_last_wal_replay_lsn()``). From the two it knows, for each replica, the latest
+moment up to which it holds everything the primary had written: its
 ``visible_as_of``. A read-only unit of work then runs on a replica that
 
 - answered the last check (one that fails a check or a connection is skipped at once, and
@@ -121,8 +122,6 @@ class Replicas:
     clock: Callable[[], float] = time.monotonic  # tests pass their own
     _members: list[_Replica] = field(init=False)
     _written: "deque[tuple[float, int]]" = field(init=False)
-    _stop: threading.Event = field(init=False, default_factory=threading.Event)
-    _thread: threading.Thread | None = field(init=False, default=None)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -138,7 +137,6 @@ class Replicas:
 
     def for_reading(self) -> Engine:
         """Where a read-only unit of work of the current request runs."""
-        self._ensure_monitor()
         client = _client.get()
         required = client.required if client is not None else None
         if client is not None and client.committed is not None:
@@ -172,10 +170,12 @@ class Replicas:
             position = None
         client.committed = max(client.committed or 0, position or _HIGHEST)
 
-    # -- the monitor -----------------------------------------------------------------------
+    # -- the checks ------------------------------------------------------------------------
 
     def check(self) -> None:
-        """One round: the primary's write position, then each replica's replay position."""
+        """One round: the primary's write position, then each replica's replay position.
+
+        Until a replica has answered one, reads go to the primary."""
         asked = self._now()
         try:
             with read_only_bind(self.primary, snapshot=False).connect() as connection:
@@ -213,25 +213,7 @@ class Replicas:
             log.info("replica %s serves reads", member.name)
         member.healthy = True
 
-    def _ensure_monitor(self) -> None:
-        if self._thread is not None or not self._members:
-            return
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._monitor, name="conduit-replicas", daemon=True
-                )
-                self._thread.start()
-
-    def _monitor(self) -> None:
-        while not self._stop.is_set():
-            self.check()
-            self._stop.wait(self.check_seconds)
-
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
         for engine in self.replicas:
             engine.dispose()
 

@@ -23,10 +23,12 @@ class Serving(StrEnum):
     BRIDGE = "bridge"  # on the event loop through SQLAlchemy's greenlet bridge, on asyncpg
 
 
-# What SERVING=auto means on PostgreSQL: the threadpool. The bridge measured 0-25% faster
-# (README, "Serving path"; `make bench BENCH_ARGS="--serving thread,bridge"` measures both)
-# but does not serve read replicas yet, and behind PgBouncer gives up autocommit reads.
-SERVING_ON_POSTGRESQL = Serving.THREAD
+# What SERVING=auto means on PostgreSQL: the bridge, measured faster on every scenario
+# (README, "Serving path"; `make bench BENCH_ARGS="--serving thread,bridge"` measures both);
+# but behind a pooler in transaction mode (DB_PREPARED_STATEMENTS=false) the threadpool,
+# where psycopg reads in autocommit and the bridge could not (infrastructure.engine).
+SERVING_ON_POSTGRESQL = Serving.BRIDGE
+SERVING_BEHIND_A_POOLER = Serving.THREAD
 
 
 class Settings(BaseSettings):
@@ -115,13 +117,11 @@ class Settings(BaseSettings):
         """The serving path ``SERVING`` names, ``auto`` resolved for the database."""
         on_sqlite = backend_of(self.database_url) is Backend.SQLITE
         if self.serving == "auto":
-            return Serving.THREAD if on_sqlite else SERVING_ON_POSTGRESQL
+            if on_sqlite:
+                return Serving.THREAD
+            return SERVING_ON_POSTGRESQL if self.db_prepared_statements else SERVING_BEHIND_A_POOLER
         if self.serving == "bridge" and on_sqlite:
             raise ValueError("SERVING=bridge needs PostgreSQL (asyncpg); SQLite serves in threads")
-        if self.serving == "bridge" and self.replica_urls:
-            # The replicas' monitor asks the primary from a thread of its own: it needs the
-            # threadpool path's engines.
-            raise ValueError("SERVING=bridge does not serve read replicas: use SERVING=thread")
         return Serving(self.serving)
 
     @property

@@ -3,6 +3,7 @@ WAL reached (a cookie), and the client's next reads wait for a replica past it o
 primary (infrastructure.replicas; tests/integration/test_replicas.py). Without replicas,
 nothing changes."""
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,17 +19,33 @@ from tests.conftest import settings_for
 from tests.factories import UserFactory
 
 
-@pytest.fixture
-def replicated_client(postgresql_url: str) -> Iterator[TestClient]:
-    settings = settings_for(postgresql_url, database_replica_urls=postgresql_url)
+@pytest.fixture(params=["thread", "bridge"])
+def replicated(postgresql_url: str, request: pytest.FixtureRequest) -> Iterator[Container]:
+    settings = settings_for(
+        postgresql_url, database_replica_urls=postgresql_url, serving=request.param
+    )
     container = Container()
     container.settings.override(providers.Object(settings))
     container.hasher.override(
         providers.Singleton(Argon2PasswordHasher, time_cost=1, memory_cost_kib=8, parallelism=1)
     )
-    with TestClient(create_app(container), raise_server_exceptions=False) as client:
-        yield client
+    yield container
     container.shutdown_resources()
+
+
+@pytest.fixture
+def replicated_client(replicated: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(replicated), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.mark.postgres
+def test_the_serving_process_checks_the_replicas_on_its_serving_path(replicated, replicated_client):
+    [replica] = replicated.replicas()._members
+    deadline = time.monotonic() + 30  # the first check runs at start-up; a busy machine may lag
+    while not replica.healthy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert replica.healthy
 
 
 @pytest.mark.postgres

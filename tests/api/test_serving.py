@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, text
 
 from api.app import create_app
 from api.container import Container
+from api.serving import UseCaseRunner
 from infrastructure.engine import create_db_engine
 from infrastructure.security import Argon2PasswordHasher
 from tests.api.conftest import auth
@@ -152,3 +153,28 @@ def test_a_cancelled_request_leaves_its_use_case_whole_and_its_connection_return
             {"slug": slug},
         ).one()
     assert (favorites, count) == (1, 1)
+
+
+@pytest.mark.parametrize("bridged", [False, True], ids=["thread", "bridge"])
+def test_a_process_round_runs_again_after_one_fails_and_stops_when_cancelled(bridged, caplog):
+    """``UseCaseRunner.every``: the replicas' checks, run by the serving process."""
+    rounds: list[int] = []
+
+    def a_round() -> None:
+        rounds.append(len(rounds))
+        if len(rounds) == 2:
+            raise RuntimeError("this round fails")
+
+    async def three_rounds() -> None:
+        runner = UseCaseRunner(bridged=bridged)
+        repeating = asyncio.create_task(runner.every(0, a_round))
+        while len(rounds) < 3:
+            await asyncio.sleep(0)
+        repeating.cancel()
+        with suppress(asyncio.CancelledError):
+            await repeating
+        await runner.close(lambda: None)
+
+    asyncio.run(three_rounds())
+    assert rounds[:3] == [0, 1, 2]
+    assert "this round fails" in caplog.text

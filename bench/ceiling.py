@@ -12,24 +12,28 @@ is what its own work (database, models, serialisation) costs.
 ``captured.json`` holds ``{"status": 200, "content_type": "...", "body_base64": "..."}``.
 
 ``--layer`` adds the service's layers one at a time below the same answer, to show
-what each costs (``bench/run.py --layers``): ``thread`` answers from a ``def`` endpoint
-(FastAPI's threadpool hop, as many threads as the service has); ``psycopg`` first reads
-(``$LAYER_READ``) the profile of ``$LAYER_USERNAME``, the first page of 20 articles,
-as seen by user id ``$LAYER_VIEWER_ID``, or the tags, on a pooled connection with plain
-psycopg in autocommit (the SELECT alone, as a read-only unit of work sends it): the same
-SQL and parameters the service sends; ``lean`` runs the service's ``Statement`` for it
-(``infrastructure/statements.py``) on a read-only connection (``sessions.read_only_bind``);
-``uow`` runs the read query itself in a read-only unit of work, as the use case does.
-Engine and statement are the service's own (``DATABASE_URL`` and the other settings from
-the environment).
+what each costs (``bench/run.py --layers``), on the service's serving path (``SERVING``):
+``hop`` answers after the hop a use case takes (threads: from a ``def`` endpoint, FastAPI's
+threadpool, as many threads as the service has; bridge: an ``async`` endpoint awaiting
+``greenlet_spawn``); ``driver`` first reads (``$LAYER_READ``) the profile of
+``$LAYER_USERNAME``, the first page of 20 articles, as seen by user id ``$LAYER_VIEWER_ID``,
+or the tags, with the plain driver in autocommit (the SELECT alone, as a read-only unit of
+work sends it): the same SQL and parameters the service sends, on psycopg from the
+service's pool, or on asyncpg from a pool of its own with asyncpg's prepared statements;
+``lean`` runs the service's ``Statement`` for it (``infrastructure/statements.py``) on a
+read-only connection (``sessions.read_only_bind``); ``uow`` runs the read query itself in a
+read-only unit of work, as the use case does. Engine and statement are the service's own
+(``DATABASE_URL`` and the other settings from the environment).
 """
 
 import argparse
+import asyncio
 import base64
 import json
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -37,7 +41,15 @@ from fastapi import FastAPI, Response
 
 RESPONSE_FILE = "CEILING_RESPONSE"
 LAYER = "CEILING_LAYER"
-LAYERS = ("bytes", "thread", "psycopg", "lean", "uow")
+LAYERS = ("bytes", "hop", "driver", "lean", "uow")
+
+
+def _nothing() -> None:
+    pass
+
+
+async def _nothing_async() -> None:
+    pass
 
 
 def create_app() -> FastAPI:
@@ -59,37 +71,56 @@ def create_app() -> FastAPI:
 
         return app
 
-    read, threads = _read(layer)
+    layered = _layer(layer)
+    app.router.lifespan_context = layered.lifespan
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        yield
+    if layered.bridged:
 
-    app.router.lifespan_context = lifespan
+        @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
+        async def captured_response_after_awaiting(path: str) -> Response:
+            await layered.read_async()
+            return Response(body, status_code=status, media_type=content_type)
+
+        return app
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
     def captured_response_after_reading(path: str) -> Response:
-        read()
+        layered.read()
         return Response(body, status_code=status, media_type=content_type)
 
     return app
 
 
-def _read(layer: str) -> tuple[Callable[[], None], int]:
-    """The profile read at ``layer``, on the service's engine, with its statement, and
-    the service's number of threads."""
+@dataclass
+class _Layered:
+    """A layer server's read, on the service's serving path: ``read`` from a ``def``
+    endpoint (threads), or ``read_async`` from an ``async`` one (bridge)."""
+
+    bridged: bool
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
+    read: Callable[[], object] = _nothing
+    read_async: Callable[[], Awaitable[object]] = _nothing_async
+
+
+def _layer(layer: str) -> _Layered:
+    """The read at ``layer``, on the service's engine, with its statement; on the threadpool
+    with the service's number of threads, or on the bridge."""
     from budget import capture_statements
+    from sqlalchemy import make_url
+    from sqlalchemy.util import greenlet_spawn
 
     from api.container import Container
     from application.read_models import ArticleFilter
+    from infrastructure.engine import is_bridged
     from infrastructure.sessions import read_only_bind
 
     container = Container()
     settings = container.settings()
     engine = container.engine()
+    bridged = is_bridged(engine)
     username, viewer_id = os.environ["LAYER_USERNAME"], int(os.environ["LAYER_VIEWER_ID"])
     kind = os.environ.get("LAYER_READ", "profile")
+    threads = settings.pool_size + settings.pool_max_overflow
 
     def the_read() -> Any:
         with container.uow().read_only() as uow:  # as a use case reads
@@ -99,31 +130,90 @@ def _read(layer: str) -> tuple[Callable[[], None], int]:
                 return uow.reads.tags()
             return uow.reads.profile(username, viewer_id)
 
-    found, statements, sql = capture_statements(engine, the_read)
-    if not found:
-        raise SystemExit(f"ceiling: nothing to read for {kind}")
-    [(statement, parameters)] = statements
-    [(text, driver_parameters)] = sql
+    def captured() -> tuple[Any, Any, str, Any]:
+        found, statements, sql = capture_statements(engine, the_read)
+        if not found:
+            raise SystemExit(f"ceiling: nothing to read for {kind}")
+        [(statement, parameters)] = statements
+        [(text, driver_parameters)] = sql
+        return statement, parameters, text, driver_parameters
 
-    def plain_psycopg() -> None:
-        pooled = engine.raw_connection()
-        connection = pooled.driver_connection
+    async def captured_on_the_bridge() -> tuple[Any, Any, str, Any]:
         try:
-            connection.autocommit = True  # type: ignore[union-attr]
-            with connection.cursor() as cursor:  # type: ignore[union-attr]
-                cursor.execute(text, driver_parameters)
-                cursor.fetchall()
-        finally:
-            connection.autocommit = False  # type: ignore[union-attr]
-            pooled.close()  # back to the pool
+            return await greenlet_spawn(captured)
+        finally:  # its connections belong to this event loop, not the server's
+            await greenlet_spawn(engine.dispose)
+
+    statement, parameters, text, driver_parameters = (
+        asyncio.run(captured_on_the_bridge()) if bridged else captured()
+    )
+    read_only = read_only_bind(engine, snapshot=False)
 
     def lean() -> None:
         with read_only.connect() as connection:
             statement.rows(connection, parameters)
 
-    read_only = read_only_bind(engine, snapshot=False)
-    reads = {"thread": lambda: None, "psycopg": plain_psycopg, "lean": lean, "uow": the_read}
-    return reads[layer], settings.pool_size + settings.pool_max_overflow
+    if not bridged:
+
+        def plain_psycopg() -> None:
+            pooled = engine.raw_connection()
+            connection = pooled.driver_connection
+            try:
+                connection.autocommit = True  # type: ignore[union-attr]
+                with connection.cursor() as cursor:  # type: ignore[union-attr]
+                    cursor.execute(text, driver_parameters)
+                    cursor.fetchall()
+            finally:
+                connection.autocommit = False  # type: ignore[union-attr]
+                pooled.close()  # back to the pool
+
+        @asynccontextmanager
+        async def threaded(_app: FastAPI) -> AsyncIterator[None]:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+            yield
+
+        reads = {"hop": _nothing, "driver": plain_psycopg, "lean": lean, "uow": the_read}
+        return _Layered(False, threaded, read=reads[layer])
+
+    import asyncpg
+
+    pools: list[asyncpg.Pool] = []
+
+    @asynccontextmanager
+    async def on_the_loop(_app: FastAPI) -> AsyncIterator[None]:
+        if layer == "driver":
+            dsn = make_url(settings.database_url).set(drivername="postgresql")
+            pool = await asyncpg.create_pool(
+                dsn.render_as_string(hide_password=False), min_size=threads, max_size=threads
+            )
+            pools.append(pool)
+        try:
+            yield
+        finally:
+            for pool in pools:
+                await pool.close()
+            await greenlet_spawn(engine.dispose)
+
+    async def plain_asyncpg() -> None:
+        async with pools[0].acquire() as connection:
+            await connection.fetch(text, *driver_parameters)
+
+    async def bridged_hop() -> None:
+        await greenlet_spawn(_nothing)
+
+    async def bridged_lean() -> None:
+        await greenlet_spawn(lean)
+
+    async def bridged_read() -> None:
+        await greenlet_spawn(the_read)
+
+    reads_async = {
+        "hop": bridged_hop,
+        "driver": plain_asyncpg,
+        "lean": bridged_lean,
+        "uow": bridged_read,
+    }
+    return _Layered(True, on_the_loop, read_async=reads_async[layer])
 
 
 def main() -> None:

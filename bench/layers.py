@@ -15,14 +15,43 @@ from tooling.harness import Server
 # The scenarios --layers can measure: the read each layer server runs (bench/ceiling.py).
 LAYER_READS = {"profile": "profile", "list_auth": "articles", "tags": "tags"}
 # The path that serves, from the driver up: each row adds one layer to the one above.
-LAYER_TITLES = {
-    "bytes": "the ceiling: captured bytes from an async endpoint",
-    "thread": "+ a def endpoint: FastAPI's threadpool hop",
-    "psycopg": "+ the read's SQL with plain psycopg, in autocommit",
+_SHARED_TITLES = {
     "lean": "+ its Statement (statements.py) on a read-only connection",
     "uow": "+ a read-only unit of work and the read query (read model)",
     "service": "+ the service: middleware, auth, use case, view, JSON",
 }
+LAYER_TITLES: dict[str, dict[str, str]] = {
+    "thread": {
+        "bytes": "the ceiling: captured bytes from an async endpoint",
+        "hop": "+ a def endpoint: FastAPI's threadpool hop",
+        "driver": "+ the read's SQL with plain psycopg, in autocommit",
+        **_SHARED_TITLES,
+    },
+    "bridge": {
+        "bytes": "the ceiling: captured bytes from an async endpoint",
+        "hop": "+ the greenlet bridge: the endpoint awaits greenlet_spawn",
+        "driver": "+ the read's SQL with plain asyncpg (own pool), in autocommit",
+        **_SHARED_TITLES,
+    },
+}
+
+# The layers of either path: the layer servers' and the service.
+LAYERS = tuple(LAYER_TITLES["thread"])
+
+
+def serving_path(database_url: str, env: dict[str, str]) -> str:
+    """The path the service, and so its layers, serve on: ``SERVING``, ``auto`` resolved as
+    the service resolves it."""
+    from infrastructure.settings import Settings
+
+    given = {
+        "database_url": database_url,
+        "jwt_secret": env.get("JWT_SECRET", "x" * 32),
+        "serving": env.get("SERVING", "auto"),
+    }
+    if "DB_PREPARED_STATEMENTS" in env:
+        given["db_prepared_statements"] = env["DB_PREPARED_STATEMENTS"]
+    return Settings(_env_file=None, **given).serving_path.value  # type: ignore[arg-type]
 
 
 def run_layers(
@@ -58,9 +87,12 @@ def run_layers(
         "LAYER_USERNAME": fixture.followed_username,
         "LAYER_VIEWER_ID": str(viewer_id),
     }
+    path = serving_path(database_url, env)
+    titles = LAYER_TITLES[path]
+    layer_env["SERVING"] = path
     servers: dict[str, Server] = {}
     try:
-        for layer in LAYER_TITLES:
+        for layer in titles:
             if layer == "service":
                 servers[layer] = service
                 continue
@@ -91,9 +123,10 @@ def run_layers(
     return {
         "scenario": scenario.name,
         "title": scenario.title,
+        "serving": path,
         "first_path": paths[0],
         "layers": [
-            {"layer": name, "title": LAYER_TITLES[name], **summarise(found), "runs": found}
+            {"layer": name, "title": titles[name], **summarise(found), "runs": found}
             for name, found in runs.items()
         ],
     }

@@ -93,7 +93,7 @@ def layers_table(found: dict[str, Any], args: argparse.Namespace) -> str:
     layers = found["layers"]
     ceiling = layers[0]["rps"]["median"]
     # The target: the service keeps 75% of the same SQL hand-written on the driver.
-    driver = next((layer["rps"]["median"] for layer in layers if layer["layer"] == "psycopg"), 0)
+    driver = next((layer["rps"]["median"] for layer in layers if layer["layer"] == "driver"), 0)
     header = (
         f"{'layer':<8} {'what it adds':<58} {'req/s':>7} {'of ceiling':>10} {'of driver':>9} "
         f"{'ms/req (loop+thr)':>18} {'adds ms':>7} {'pg ms':>6} {'noise':>5}"

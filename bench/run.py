@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tooling/, shared with faults/
 
-from layers import LAYER_READS, LAYER_TITLES, run_layers
+from layers import LAYER_READS, LAYERS, run_layers
 from measure import (
     CEILING_WARMUP_S,
     CLIENT_CPU,
@@ -145,8 +145,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--serving takes thread, bridge or auto, comma-separated")
     if len(args.servings) > 1 and (args.layers or args.profile):
         parser.error("comparing serving paths leaves out --layers and --profile")
-    if args.layers and "bridge" in args.servings:
-        parser.error("--layers measures the threadpool path's layers (bench/ceiling.py)")
     if args.runs < 1 or args.duration <= 0 or args.warmup < 0 or args.workers < 1:
         parser.error("--runs and --workers must be >= 1, --duration > 0, --warmup >= 0")
     return args
@@ -369,7 +367,7 @@ def announce(args: argparse.Namespace) -> None:
     """How long the run will take, and whether the machine is quiet enough for it."""
     per_scenario = args.warmup + CEILING_WARMUP_S + 2 * args.runs * args.duration
     if args.layers:  # the service and five layer servers, each warmed up and measured
-        per_scenario = args.warmup + len(LAYER_TITLES) * (
+        per_scenario = args.warmup + len(LAYERS) * (
             CEILING_WARMUP_S + 2 + args.runs * args.duration
         )
     if args.profile:

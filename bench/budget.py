@@ -153,7 +153,9 @@ def capture_statements(engine: Any, call: Callable[[], Any]) -> tuple[Any, list[
 
     def capture(_conn: Any, _cursor: Any, _sql: Any, params: Any, context: Any, _many: Any) -> None:
         if isinstance(context, Execution):
-            statements.append((context.statement, dict(params or {})))
+            # psycopg's are by name (as given); asyncpg's by position.
+            given = dict(params) if isinstance(params, dict) else params
+            statements.append((context.statement, given))
 
     event.listen(engine, "before_cursor_execute", capture)
     try:

@@ -20,14 +20,13 @@ threadpool, as many threads as the service has; bridge: an ``async`` endpoint aw
 or the tags, with the plain driver in autocommit (the SELECT alone, as a read-only unit of
 work sends it): the same SQL and parameters the service sends, on psycopg from the
 service's pool, or on asyncpg from a pool of its own with asyncpg's prepared statements;
-``lean`` runs the service's ``Statement`` for it (``infrastructure/statements.py``) on a
-read-only connection (``sessions.read_only_bind``); ``uow`` runs the read query itself in a
+``lean`` runs the read query itself (``infrastructure/queries.py``: its ``Statement`` and
+read model) on a read-only connection (``sessions.read_only_bind``); ``uow`` runs it in a
 read-only unit of work, as the use case does. Engine and statement are the service's own
 (``DATABASE_URL`` and the other settings from the environment).
 """
 
 import argparse
-import asyncio
 import base64
 import json
 import os
@@ -110,8 +109,9 @@ def _layer(layer: str) -> _Layered:
     from sqlalchemy.util import greenlet_spawn
 
     from api.container import Container
-    from application.read_models import ArticleFilter
+    from application.read_models import ArticleFilter, ReadQueries
     from infrastructure.engine import is_bridged
+    from infrastructure.queries import SqlAlchemyReadQueries
     from infrastructure.sessions import read_only_bind
 
     container = Container()
@@ -122,38 +122,40 @@ def _layer(layer: str) -> _Layered:
     kind = os.environ.get("LAYER_READ", "profile")
     threads = settings.pool_size + settings.pool_max_overflow
 
+    def reading(reads: ReadQueries) -> Any:
+        if kind == "articles":
+            return reads.page(ArticleFilter(limit=20, offset=0).as_list(), viewer_id)
+        if kind == "tags":
+            return reads.tags()
+        return reads.profile(username, viewer_id)
+
     def the_read() -> Any:
         with container.uow().read_only() as uow:  # as a use case reads
-            if kind == "articles":
-                return uow.reads.page(ArticleFilter(limit=20, offset=0).as_list(), viewer_id)
-            if kind == "tags":
-                return uow.reads.tags()
-            return uow.reads.profile(username, viewer_id)
+            return reading(uow.reads)
 
-    def captured() -> tuple[Any, Any, str, Any]:
+    def captured() -> tuple[str, Any]:
         found, statements, sql = capture_statements(engine, the_read)
         if not found:
             raise SystemExit(f"ceiling: nothing to read for {kind}")
-        [(statement, parameters)] = statements
+        [_one_statement] = statements
         [(text, driver_parameters)] = sql
-        return statement, parameters, text, driver_parameters
+        return text, driver_parameters
 
-    async def captured_on_the_bridge() -> tuple[Any, Any, str, Any]:
-        try:
-            return await greenlet_spawn(captured)
-        finally:  # its connections belong to this event loop, not the server's
-            await greenlet_spawn(engine.dispose)
-
-    statement, parameters, text, driver_parameters = (
-        asyncio.run(captured_on_the_bridge()) if bridged else captured()
-    )
     read_only = read_only_bind(engine, snapshot=False)
+    # The read's SQL, as the driver gets it, captured once; on the bridge, from the server's
+    # loop (the app is made inside it), when it starts.
+    read: dict[str, Any] = {}
 
-    def lean() -> None:
+    def capture() -> None:
+        read["text"], read["driver"] = captured()
+
+    def lean() -> None:  # the read query's Statement and read model, on a plain connection
         with read_only.connect() as connection:
-            statement.rows(connection, parameters)
+            reading(SqlAlchemyReadQueries(lambda: connection))
 
     if not bridged:
+        capture()
+        text, driver_parameters = read["text"], read["driver"]
 
         def plain_psycopg() -> None:
             pooled = engine.raw_connection()
@@ -181,6 +183,7 @@ def _layer(layer: str) -> _Layered:
 
     @asynccontextmanager
     async def on_the_loop(_app: FastAPI) -> AsyncIterator[None]:
+        await greenlet_spawn(capture)
         if layer == "driver":
             dsn = make_url(settings.database_url).set(drivername="postgresql")
             pool = await asyncpg.create_pool(
@@ -196,7 +199,7 @@ def _layer(layer: str) -> _Layered:
 
     async def plain_asyncpg() -> None:
         async with pools[0].acquire() as connection:
-            await connection.fetch(text, *driver_parameters)
+            await connection.fetch(read["text"], *read["driver"])
 
     async def bridged_hop() -> None:
         await greenlet_spawn(_nothing)

@@ -16,8 +16,8 @@ from tooling.harness import Server
 LAYER_READS = {"profile": "profile", "list_auth": "articles", "tags": "tags"}
 # The path that serves, from the driver up: each row adds one layer to the one above.
 _SHARED_TITLES = {
-    "lean": "+ its Statement (statements.py) on a read-only connection",
-    "uow": "+ a read-only unit of work and the read query (read model)",
+    "lean": "+ the read query (Statement, read model) on a read-only connection",
+    "uow": "+ the read-only unit of work around it",
     "service": "+ the service: middleware, auth, use case, view, JSON",
 }
 LAYER_TITLES: dict[str, dict[str, str]] = {

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Protocol
 
 from application.caller import Caller
+from domain.users import User
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -32,6 +33,11 @@ class UserView:
     username: str
     bio: str
     image: str
+
+    @staticmethod
+    def of(user: User) -> "UserView":
+        """The account as its owner sees it, from the entity a use case holds."""
+        return UserView(email=user.email, username=user.username, bio=user.bio, image=user.image)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,10 +32,6 @@ class UserChanges:
     image: str | None = None
 
 
-def _view(user: User) -> UserView:
-    return UserView(email=user.email, username=user.username, bio=user.bio, image=user.image)
-
-
 def caller_of(user: User) -> Caller:
     """The caller a token issued now for ``user`` names."""
     assert user.id is not None, "a stored user has an id"
@@ -82,7 +78,7 @@ class UserService:
         with self.uow:
             self._ensure_free(email=user.email, username=user.username)
             self.uow.users.add(user)
-            caller, view = caller_of(user), _view(user)
+            caller, view = caller_of(user), UserView.of(user)
             self.uow.commit()
         return AuthenticatedUser(user=view, token=self.tokens.issue(caller))
 
@@ -97,7 +93,7 @@ class UserService:
             raise TooManyAttempts(messages.TOO_MANY_FAILED_LOGINS, retry_after)
         with self.uow:
             user = self.uow.users.get_by_email(email) if email else None
-            found = (caller_of(user), _view(user), user.password_hash) if user else None
+            found = (caller_of(user), UserView.of(user), user.password_hash) if user else None
         # Verify after the transaction: hashing is slow and needs no connection.
         if found is None:
             self.hasher.verify(self._unknown_user_hash(), password)
@@ -145,7 +141,7 @@ class UserService:
             user.bio = bio if bio is not None else user.bio
             user.image = image if image is not None else user.image
             self.uow.users.save(user)
-            view, now = _view(user), caller_of(user)
+            view, now = UserView.of(user), caller_of(user)
             self.uow.commit()
         return UpdatedUser(view, self.tokens.issue(now) if now != caller else None)
 

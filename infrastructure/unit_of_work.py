@@ -47,7 +47,6 @@ class SqlAlchemyUnitOfWork:
         self.replicas = replicas
         self._session: Session | None = None
         self._connection: Connection | None = None  # a read-only unit's
-        self._in_block = False
         self._repositories: dict[Callable[[Session], Any], Any] = {}
         self._read_only: bool | None = None  # None: may write; else whether it wants a snapshot
 
@@ -68,7 +67,6 @@ class SqlAlchemyUnitOfWork:
                 self.replicas.for_reading() if self.replicas else self.session_factory.kw["bind"]
             )
             self._connection = self._connect(engine, snapshot=self._read_only)
-        self._in_block = True
         self.reads = SqlAlchemyReadQueries(self.connection)
         return self
 
@@ -80,7 +78,7 @@ class SqlAlchemyUnitOfWork:
     ) -> None:
         session, self._session = self._session, None
         connection, self._connection = self._connection, None
-        self._in_block, self._read_only = False, None
+        self._read_only = None
         with translated_errors():
             # A use case's own error (a 404, a 403) leaves the transaction sound: a unit
             # that only read then ends as one that found something does (transaction_ending).
@@ -100,6 +98,11 @@ class SqlAlchemyUnitOfWork:
                     connection.close()
             if isinstance(exc, sa_exc.SQLAlchemyError):
                 raise exc  # leaves translated, if it means something to the use case
+
+    @property
+    def _in_block(self) -> bool:
+        # A block holds a session (a unit that may write) or a connection (read-only).
+        return self._session is not None or self._connection is not None
 
     def _connect(self, engine: Engine, *, snapshot: bool) -> Connection:
         """A read-only unit's connection, in its snapshot if it asked for one."""

@@ -181,7 +181,7 @@ class FakeReadQueries:
         user = self.uow.users.get(caller.user_id)
         if user is None or user.token_generation != caller.token_generation:
             return None
-        return UserView(email=user.email, username=user.username, bio=user.bio, image=user.image)
+        return UserView.of(user)
 
     def profile(self, username: str, viewer_id: int | None) -> ProfileView | None:
         user = self.uow.users.get_by_username(username)

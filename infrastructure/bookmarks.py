@@ -3,13 +3,12 @@
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete
-from sqlalchemy.orm import Session
 
 from application.bookmarks import BookmarkedBy, NewestBookmarkFirst
 from domain.articles import Article
 from infrastructure.orm import articles, bookmarks
 from infrastructure.queries import CALLER_ID, sql_part
-from infrastructure.repositories.shared import insert_ignoring_duplicates
+from infrastructure.repositories.shared import Store, insert_ignoring_duplicates
 from infrastructure.statements import Statement
 
 _REMOVE = Statement(
@@ -18,15 +17,15 @@ _REMOVE = Statement(
 
 
 class SqlAlchemyBookmarks:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def add(self, user_id: int, article: Article, at: datetime) -> None:
         row = {"user_id": user_id, "article_id": article.id, "created_at": at}
-        insert_ignoring_duplicates(self.session, bookmarks, [row])
+        insert_ignoring_duplicates(self.store.connection(), bookmarks, [row])
 
     def remove(self, user_id: int, article: Article) -> None:
-        _REMOVE.run(self.session.connection(), {"user": user_id, "article": article.id})
+        _REMOVE.run(self.store.connection(), {"user": user_id, "article": article.id})
 
 
 sql_part(

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
 
 from infrastructure.backend import Backend, backend_of
 from infrastructure.sessions import is_read_only
@@ -65,33 +64,23 @@ def is_write(context: Any) -> bool:
     return compiled is None or not compiled.statement.is_select
 
 
-def end(session: Session, *, failed: bool) -> None:
-    """End the session's transaction, if it has one: COMMIT if it only read and nothing
-    failed, ROLLBACK otherwise (so whatever was not committed is gone).
+def end(connection: Connection, *, failed: bool) -> None:
+    """End the connection's transaction, if it has one (a read-only unit reading statement
+    by statement has none): COMMIT if it only read and nothing failed, ROLLBACK otherwise
+    (so whatever was not committed is gone).
 
     A connection that died after the block's last statement (a server restart, a killed
     backend) is no error here: nothing uncommitted survives that, and what was read stays
-    valid. The caller closes the session.
+    valid. The caller closes the connection.
     """
-    with _no_error_if_the_connection_died():
-        if not failed and _only_read(session):
-            session.commit()
-        else:
-            session.rollback()
-
-
-def end_read_only(connection: Connection, *, failed: bool) -> None:
-    """End a read-only unit's snapshot, if it has one (a statement-wise unit has no
-    transaction): COMMIT, as ``end`` ends a transaction that only read, or ROLLBACK if
-    something failed. The caller closes the connection."""
     transaction = connection.get_transaction()
     if transaction is None:
         return
     with _no_error_if_the_connection_died():
-        if failed:
-            transaction.rollback()
-        else:
+        if not failed and connection.info.get(_WROTE) is False:  # never, if not watched
             transaction.commit()
+        else:
+            transaction.rollback()
 
 
 @contextmanager
@@ -101,9 +90,3 @@ def _no_error_if_the_connection_died() -> Iterator[None]:
     except sa_exc.DBAPIError as error:
         if not error.connection_invalidated:
             raise
-
-
-def _only_read(session: Session) -> bool:
-    if not session.in_transaction() or session.new or session.dirty or session.deleted:
-        return False  # no transaction, or pending changes that COMMIT would flush
-    return session.connection().info.get(_WROTE) is False  # never, if it is not watched

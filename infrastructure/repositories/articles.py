@@ -19,7 +19,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -27,6 +26,7 @@ from domain.articles import Article
 from infrastructure.backend import Backend, backend_of
 from infrastructure.orm import article_tags, articles, favorites, tags
 from infrastructure.repositories.shared import (
+    Store,
     delete_entity,
     dialect_insert,
     insert_ignoring_duplicates,
@@ -35,8 +35,8 @@ from infrastructure.statements import Statement
 
 # Built once with bound parameters: building and cache-keying a statement per call costs
 # about as much as running it. Core statements are ``Statement``s, run on the driver with
-# the session's connection; those that load entities are built on first use (the mapping
-# is made at start-up) and run through the session.
+# the unit of work's connection; those that load entities are built on first use (the
+# mapping is made at start-up) and run through its session.
 #
 # Writes take as few round trips as the database allows. PostgreSQL runs a write of
 # several tables as one statement (data-modifying CTEs); SQLite has no such statements,
@@ -171,15 +171,15 @@ def _by_slug(for_update: bool) -> Select[Article]:
 
 
 class SqlAlchemyArticleRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def add(self, article: Article) -> bool:
         # Each name once, sorted: writers storing the same new names wait for each other
         # in one order, never crosswise (a deadlock).
         names = sorted({tag.name for tag in article.tags})
         written = {name: getattr(article, name) for name in _WRITTEN}
-        connection = self.session.connection()
+        connection = self.store.connection()
         backend = backend_of(connection)
         if backend is Backend.POSTGRESQL:
             row = _run(_add_with_tags()).first(connection, {**written, "tag_names": names})
@@ -193,7 +193,9 @@ class SqlAlchemyArticleRepository:
             if article.id is None:
                 return False
             # Tags are shared by name: store the names not stored yet, then link them all.
-            insert_ignoring_duplicates(self.session, tags, [{"name": name} for name in names])
+            insert_ignoring_duplicates(
+                self.store.connection(), tags, [{"name": name} for name in names]
+            )
             unlinked = bool(names)
         if unlinked:
             # An expanding IN (one parameter per name) is compiled per call: SQLAlchemy's.
@@ -203,20 +205,20 @@ class SqlAlchemyArticleRepository:
     def get_by_slug(self, slug: str, *, for_update: bool = False) -> Article | None:
         # FOR UPDATE on PostgreSQL; SQLite has no row locks (SQLAlchemy emits nothing) but
         # its write transactions begin IMMEDIATE, so they are serial anyway.
-        return self.session.scalars(_by_slug(for_update), {"slug": slug}).one_or_none()
+        return self.store.session.scalars(_by_slug(for_update), {"slug": slug}).one_or_none()
 
     def slug_exists(self, slug: str) -> bool:
-        return bool(_SLUG_EXISTS.scalar(self.session.connection(), {"slug": slug}))
+        return bool(_SLUG_EXISTS.scalar(self.store.connection(), {"slug": slug}))
 
     def save(self, article: Article) -> None:
-        self.session.flush()
+        self.store.session.flush()
 
     def remove(self, article: Article) -> None:
         # Tag links, comments and favorites go by ON DELETE CASCADE, in this transaction.
-        delete_entity(self.session, articles, article)
+        delete_entity(self.store, articles, article)
 
     def add_favorite(self, slug: str, user_id: int) -> int | None:
-        connection = self.session.connection()
+        connection = self.store.connection()
         return self._change_favorite(_insert_favorite(backend_of(connection)), +1, slug, user_id)
 
     def remove_favorite(self, slug: str, user_id: int) -> int | None:
@@ -225,7 +227,7 @@ class SqlAlchemyArticleRepository:
     def _change_favorite(self, change: UpdateBase, by: int, slug: str, user_id: int) -> int | None:
         """The favorite row and ``favorites_count`` move together: the new count, or None
         if the row was not changed."""
-        connection = self.session.connection()
+        connection = self.store.connection()
         parameters = {"target_slug": slug, "fan_id": user_id}
         if backend_of(connection) is Backend.POSTGRESQL:
             count: int | None = _run(_with_count_moved(change, by)).scalar(connection, parameters)

@@ -1,14 +1,27 @@
-"""What every repository may use: inserts that ignore duplicates, deletes by key."""
+"""What every repository works on (its unit of work, as a ``Store``) and may use: inserts
+that ignore duplicates, deletes by key."""
 
 from functools import cache, lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, delete
+from sqlalchemy import Connection, Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from infrastructure.backend import Backend, backend_of
 from infrastructure.statements import Statement
+
+
+class Store(Protocol):
+    """What a repository is made on: its unit of work's connection, on which ``Statement``s
+    run in the unit's transaction, and an ORM session on that connection, for the entities
+    it loads and adds. The session is opened when first asked for: a repository method that
+    only runs statements costs no session."""
+
+    def connection(self) -> Connection: ...
+
+    @property
+    def session(self) -> Session: ...
 
 
 def dialect_insert(backend: Backend, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -31,7 +44,9 @@ def _insert_ignoring_duplicates(
     return Statement(statement.on_conflict_do_nothing().returning(first_key))
 
 
-def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
+def insert_ignoring_duplicates(
+    connection: Connection, table: Table, rows: list[dict[str, Any]]
+) -> int:
     """``INSERT ... ON CONFLICT DO NOTHING``; returns how many rows were really inserted.
 
     The conflict is resolved by the database, so two transactions inserting the same key at
@@ -40,7 +55,6 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[s
     """
     if not rows:
         return 0
-    connection = session.connection()
     columns = tuple(rows[0])
     statement = _insert_ignoring_duplicates(backend_of(connection), table, columns, len(rows))
     values = {f"{column}_{n}": row[column] for n, row in enumerate(rows) for column in columns}
@@ -56,12 +70,12 @@ def _delete_by_id(table: Table) -> Statement:
     return Statement(delete(table).where(table.c.id == bindparam("target_id")))
 
 
-def delete_entity(session: Session, table: Table, entity: _Stored) -> None:
+def delete_entity(store: Store, table: Table, entity: _Stored) -> None:
     """The one way an entity is deleted: a Core ``DELETE`` of its row by id, now, and the
     entity taken out of the session.
 
     Rows that refer to it go by the database's ``ON DELETE CASCADE`` in the same statement,
     so the session loads none of them (``session.delete`` would, for a relationship).
     """
-    _delete_by_id(table).run(session.connection(), {"target_id": entity.id})
-    session.expunge(entity)
+    _delete_by_id(table).run(store.connection(), {"target_id": entity.id})
+    store.session.expunge(entity)

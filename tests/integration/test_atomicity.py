@@ -36,7 +36,7 @@ def failing_after(session_factory, repository: str, method: str) -> Callable[[],
 
             def write_then_fail(*args: Any, **kwargs: Any) -> Any:
                 original(*args, **kwargs)
-                target.session.flush()
+                self.session.flush()  # whatever it added is sent before the failure
                 raise Injected(f"after {repository}.{method}")
 
             setattr(target, method, write_then_fail)

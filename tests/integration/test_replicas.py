@@ -105,7 +105,7 @@ def test_writes_stay_on_the_primary_and_tell_the_client_where_they_reached(
         uow = SqlAlchemyUnitOfWork(factory, replicas)
         with uow:
             uow.users.add(UserFactory(username="writer"))
-            assert uow.session.get_bind() is primary
+            assert uow.connection().engine is primary
             uow.commit()
         assert client.committed is not None
         # The replica was checked before the write: this request's reads stay on the primary.

@@ -6,8 +6,8 @@ from contextlib import nullcontext
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, func, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, event, func, insert, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from application.errors import TemporarilyUnavailable
 from domain import messages
@@ -15,6 +15,7 @@ from domain.errors import AlreadyExists, Forbidden, NotFound
 from infrastructure.engine import create_db_engine
 from infrastructure.instrumentation import count_statements, counting_statements
 from infrastructure.orm import users
+from infrastructure.repositories.shared import Store
 from infrastructure.sessions import create_session_factory
 from infrastructure.settings import Settings
 from infrastructure.transaction_ending import WriteInReadOnlyUnit
@@ -43,13 +44,13 @@ def test_rolls_back_uncommitted_work_by_default(uow, engine):
 
 
 class _RawUsers:
-    """A feature's own repository: made by the unit of work on its session."""
+    """A feature's own repository: made by the unit of work on it (its ``Store``)."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def add(self, username: str) -> None:
-        self.session.execute(insert(users).values(**_user_row(username)))
+        self.store.connection().execute(insert(users).values(**_user_row(username)))
 
 
 def _user_row(username: str) -> dict[str, object]:
@@ -67,7 +68,7 @@ def test_a_features_repository_is_made_once_per_block_on_its_transaction(uow, en
     with uow:
         raw = uow.repository(_RawUsers)
         assert uow.repository(_RawUsers) is raw
-        assert raw.session is uow.session
+        assert raw.store is uow
         raw.add("alice")
     assert usernames(engine) == []  # not committed: rolled back with the block
 
@@ -76,6 +77,44 @@ def test_a_features_repository_is_made_once_per_block_on_its_transaction(uow, en
         uow.repository(_RawUsers).add("bob")
         uow.commit()
     assert usernames(engine) == ["bob"]
+
+
+def _sessions_opened(uow: SqlAlchemyUnitOfWork) -> list[Session]:
+    """The sessions ``uow`` opens from now on (each one's outermost transaction)."""
+    opened: list[Session] = []
+
+    @event.listens_for(uow.session_factory, "after_transaction_create")
+    def _on_begin(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:
+            opened.append(session)
+
+    return opened
+
+
+def test_a_unit_whose_repositories_only_run_statements_opens_no_session(uow, engine):
+    opened = _sessions_opened(uow)
+    with uow:
+        uow.repository(_RawUsers).add("alice")
+        assert uow.reads.profile("alice", None) is not None  # in the same transaction
+        uow.commit()
+    assert opened == []
+    assert usernames(engine) == ["alice"]
+
+
+def test_entities_and_statements_of_a_unit_share_its_transaction(uow, engine):
+    opened = _sessions_opened(uow)
+    with uow:
+        uow.users.add(UserFactory(username="alice"))  # through the session
+        uow.repository(_RawUsers).add("bob")  # on the connection
+        assert uow.reads.profile("alice", None) is not None
+        assert uow.session.connection() is uow.connection()
+    assert usernames(engine) == []  # both rolled back with the block
+    with uow:
+        uow.users.add(UserFactory(username="alice"))
+        uow.repository(_RawUsers).add("bob")
+        uow.commit()
+    assert usernames(engine) == ["alice", "bob"]
+    assert len(opened) == 2  # one per block that loaded or added an entity
 
 
 @pytest.mark.parametrize(

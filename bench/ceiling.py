@@ -51,6 +51,10 @@ async def _nothing_async() -> None:
     pass
 
 
+async def _no_reset(_connection: object) -> None:
+    pass
+
+
 def create_app() -> FastAPI:
     """The app for the response in the file named by ``$CEILING_RESPONSE``."""
     with open(os.environ[RESPONSE_FILE]) as file:
@@ -186,8 +190,13 @@ def _layer(layer: str) -> _Layered:
         await greenlet_spawn(capture)
         if layer == "driver":
             dsn = make_url(settings.database_url).set(drivername="postgresql")
+            # No reset query on release (asyncpg's default sends one, a round trip per
+            # read): the service's pool sends none for a read in autocommit either.
             pool = await asyncpg.create_pool(
-                dsn.render_as_string(hide_password=False), min_size=threads, max_size=threads
+                dsn.render_as_string(hide_password=False),
+                min_size=threads,
+                max_size=threads,
+                reset=_no_reset,
             )
             pools.append(pool)
         try:

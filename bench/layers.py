@@ -30,7 +30,7 @@ LAYER_TITLES: dict[str, dict[str, str]] = {
     "bridge": {
         "bytes": "the ceiling: captured bytes from an async endpoint",
         "hop": "+ the greenlet bridge: the endpoint awaits greenlet_spawn",
-        "driver": "+ the read's SQL with plain asyncpg (own pool), in autocommit",
+        "driver": "+ the read's SQL with plain asyncpg (own pool, no reset), in autocommit",
         **_SHARED_TITLES,
     },
 }

@@ -2,18 +2,19 @@
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, event, func, insert, select, text
-from sqlalchemy.orm import Session, SessionTransaction
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, func, insert, select, text
 
 from application.errors import TemporarilyUnavailable
 from domain import messages
 from domain.errors import AlreadyExists, Forbidden, NotFound
 from infrastructure.engine import create_db_engine
-from infrastructure.instrumentation import count_statements, counting_statements
+from infrastructure.instrumentation import DatabaseMetrics, count_statements, counting_statements
 from infrastructure.orm import users
 from infrastructure.repositories.shared import Store
 from infrastructure.sessions import create_session_factory
@@ -79,30 +80,25 @@ def test_a_features_repository_is_made_once_per_block_on_its_transaction(uow, en
     assert usernames(engine) == ["bob"]
 
 
-def _sessions_opened(uow: SqlAlchemyUnitOfWork) -> list[Session]:
-    """The sessions ``uow`` opens from now on (each one's outermost transaction)."""
-    opened: list[Session] = []
-
-    @event.listens_for(uow.session_factory, "after_transaction_create")
-    def _on_begin(session: Session, transaction: SessionTransaction) -> None:
-        if transaction.parent is None:
-            opened.append(session)
-
-    return opened
+def _sessions_opened(uow: SqlAlchemyUnitOfWork, engine: Engine) -> Callable[[], float]:
+    """How many sessions ``uow`` has opened from now on, as the service's metric counts them."""
+    registry = CollectorRegistry()
+    DatabaseMetrics(registry).instrument(engine, uow.session_factory)
+    return lambda: registry.get_sample_value("conduit_db_sessions_opened_total") or 0.0
 
 
 def test_a_unit_whose_repositories_only_run_statements_opens_no_session(uow, engine):
-    opened = _sessions_opened(uow)
+    opened = _sessions_opened(uow, engine)
     with uow:
         uow.repository(_RawUsers).add("alice")
         assert uow.reads.profile("alice", None) is not None  # in the same transaction
         uow.commit()
-    assert opened == []
+    assert opened() == 0
     assert usernames(engine) == ["alice"]
 
 
 def test_entities_and_statements_of_a_unit_share_its_transaction(uow, engine):
-    opened = _sessions_opened(uow)
+    opened = _sessions_opened(uow, engine)
     with uow:
         uow.users.add(UserFactory(username="alice"))  # through the session
         uow.repository(_RawUsers).add("bob")  # on the connection
@@ -114,7 +110,7 @@ def test_entities_and_statements_of_a_unit_share_its_transaction(uow, engine):
         uow.repository(_RawUsers).add("bob")
         uow.commit()
     assert usernames(engine) == ["alice", "bob"]
-    assert len(opened) == 2  # one per block that loaded or added an entity
+    assert opened() == 2  # one per block that loaded or added an entity
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from api.container import Container
 
 WARM_UP_CALLS = 30
 USE_CASES = ("favorite", "create", "profile", "tags", "article")
@@ -48,15 +52,13 @@ _TITLES = {
 }
 
 
-def _use_case(name: str) -> Callable[[], object]:
-    """One call of the use case ``name``, on the container of the code on ``sys.path``."""
+def _use_case(container: Container, name: str) -> Callable[[], object]:
+    """One call of the use case ``name``, on ``container`` (of the code on ``sys.path``)."""
     from sqlalchemy import text
 
-    from api.container import Container
     from application.articles import ArticleDraft
     from application.caller import Caller
 
-    container = Container()
     with container.engine().connect() as connection:
         user_id, generation = connection.execute(
             text("SELECT id, token_generation FROM users WHERE username = 'user0'")
@@ -91,16 +93,20 @@ def child(name: str, calls: int) -> None:
     from api.container import Container
     from infrastructure.engine import is_bridged
 
-    if not is_bridged(Container().engine()):
-        call = _use_case(name)
+    container = Container()
+    engine = container.engine()
+    if not is_bridged(engine):
+        call = _use_case(container, name)
         for _ in range(WARM_UP_CALLS + calls):
             call()
+        engine.dispose()
         return
 
     async def on_the_loop() -> None:
-        call = await greenlet_spawn(_use_case, name)
+        call = await greenlet_spawn(_use_case, container, name)
         for _ in range(WARM_UP_CALLS + calls):
             await greenlet_spawn(call)
+        await greenlet_spawn(engine.dispose)
 
     asyncio.run(on_the_loop())
 

@@ -39,6 +39,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     null,
     select,
 )
@@ -407,8 +408,18 @@ _ACCOUNT_STATEMENT = Statement(
         users.c.token_generation == bindparam("caller_generation"),
     )
 )
+# One index probe per tag, whatever the planner's statistics: OFFSET 0 keeps PostgreSQL from
+# turning the EXISTS into a join, which on tables not analysed yet it runs as a hash of every
+# link (0.85 ms a call on the bench's 4,941 links, against 0.14 ms probing; with statistics it
+# probes anyway).
 _TAGS_IN_USE = Statement(
-    select(tags.c.name).where(exists().where(article_tags.c.tag_id == tags.c.id))
+    select(tags.c.name).where(
+        exists(
+            select(article_tags.c.tag_id)
+            .where(article_tags.c.tag_id == tags.c.id)
+            .offset(literal_column("0"))
+        )
+    )
 )
 
 

@@ -18,14 +18,14 @@ from tests.factories import ArticleFactory, UserFactory
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(f"{request.param}_url")
+@pytest.fixture
+def database_url(postgresql_url: str) -> str:  # the ``engine`` fixture, on PostgreSQL only
+    return postgresql_url
 
 
-def _nodes(plan: dict[str, Any], parent: str = "") -> list[tuple[str, dict[str, Any]]]:
+def _nodes(plan: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Every node of an EXPLAIN (FORMAT JSON) plan, with how it hangs from its parent."""
-    found = [(plan.get("Parent Relationship", parent), plan)]
+    found = [(plan.get("Parent Relationship", ""), plan)]
     for child in plan.get("Plans", ()):
         found += _nodes(child)
     return found

@@ -24,7 +24,7 @@ from domain.users import BIO_MAX, EMAIL_MAX, IMAGE_MAX, PASSWORD_MAX, USERNAME_M
 
 def _timestamp(moment: datetime) -> str:
     # Always with milliseconds and "Z": clients (and the official tests) parse exactly this.
-    # Formatted by hand: 0.9 µs, against 1.4 for isoformat(timespec=...) and more for
+    # Formatted by hand: 0.8 µs, against 1.4 for isoformat(timespec=...) and more for
     # strftime, and a list page shows 40 of them.
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)

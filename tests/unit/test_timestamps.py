@@ -9,7 +9,6 @@ from pydantic import TypeAdapter
 from api.schemas import Timestamp
 
 _JSON = TypeAdapter(Timestamp)
-MINUS_2 = timezone(timedelta(hours=-2))
 
 
 @pytest.mark.parametrize(

@@ -20,10 +20,13 @@ threadpool, as many threads as the service has; bridge: an ``async`` endpoint aw
 or the tags, with the plain driver in autocommit (the SELECT alone, as a read-only unit of
 work sends it): the same SQL and parameters the service sends, on psycopg from the
 service's pool, or on asyncpg from a pool of its own with asyncpg's prepared statements;
-``lean`` runs the read query itself (``infrastructure/queries.py``: its ``Statement`` and
-read model) on a read-only connection (``sessions.read_only_bind``); ``uow`` runs it in a
-read-only unit of work, as the use case does. Engine and statement are the service's own
-(``DATABASE_URL`` and the other settings from the environment).
+``pool`` (bridge only) runs the same on asyncpg, on a connection of the service's pool
+(SQLAlchemy's), awaited from inside ``greenlet_spawn``; ``cursor`` runs it on a read-only
+``Connection`` (``sessions.read_only_bind``) through the DBAPI cursor of the dialect's
+driver adapter, without a ``Statement``; ``lean`` runs the read query itself
+(``infrastructure/queries.py``: its ``Statement`` and read model) on such a connection;
+``uow`` runs it in a read-only unit of work, as the use case does. Engine and statement are
+the service's own (``DATABASE_URL`` and the other settings from the environment).
 """
 
 import argparse
@@ -40,7 +43,7 @@ from fastapi import FastAPI, Response
 
 RESPONSE_FILE = "CEILING_RESPONSE"
 LAYER = "CEILING_LAYER"
-LAYERS = ("bytes", "hop", "driver", "lean", "uow")
+LAYERS = ("bytes", "hop", "driver", "pool", "cursor", "lean", "uow")
 
 
 def _nothing() -> None:
@@ -110,7 +113,7 @@ def _layer(layer: str) -> _Layered:
     with the service's number of threads, or on the bridge."""
     from budget import capture_statements
     from sqlalchemy import make_url
-    from sqlalchemy.util import greenlet_spawn
+    from sqlalchemy.util import await_only, greenlet_spawn
 
     from api.container import Container
     from application.read_models import ArticleFilter, ReadQueries
@@ -153,6 +156,15 @@ def _layer(layer: str) -> _Layered:
     def capture() -> None:
         read["text"], read["driver"] = captured()
 
+    def cursor() -> None:  # the SQL on a read-only connection's DBAPI cursor
+        with read_only.connect() as connection:
+            dbapi_cursor = connection.connection.cursor()
+            try:
+                dbapi_cursor.execute(read["text"], read["driver"])
+                dbapi_cursor.fetchall()
+            finally:
+                dbapi_cursor.close()
+
     def lean() -> None:  # the read query's Statement and read model, on a plain connection
         with read_only.connect() as connection:
             reading(SqlAlchemyReadQueries(lambda: connection))
@@ -178,7 +190,13 @@ def _layer(layer: str) -> _Layered:
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
             yield
 
-        reads = {"hop": _nothing, "driver": plain_psycopg, "lean": lean, "uow": the_read}
+        reads = {
+            "hop": _nothing,
+            "driver": plain_psycopg,
+            "cursor": cursor,
+            "lean": lean,
+            "uow": the_read,
+        }
         return _Layered(False, threaded, read=reads[layer])
 
     import asyncpg
@@ -210,6 +228,19 @@ def _layer(layer: str) -> _Layered:
         async with pools[0].acquire() as connection:
             await connection.fetch(read["text"], *read["driver"])
 
+    def pooled_asyncpg() -> None:  # on the service's pool, from inside the bridge
+        pooled = engine.raw_connection()
+        try:
+            await_only(pooled.driver_connection.fetch(read["text"], *read["driver"]))
+        finally:
+            pooled.close()
+
+    async def bridged_pool() -> None:
+        await greenlet_spawn(pooled_asyncpg)
+
+    async def bridged_cursor() -> None:
+        await greenlet_spawn(cursor)
+
     async def bridged_hop() -> None:
         await greenlet_spawn(_nothing)
 
@@ -222,6 +253,8 @@ def _layer(layer: str) -> _Layered:
     reads_async = {
         "hop": bridged_hop,
         "driver": plain_asyncpg,
+        "pool": bridged_pool,
+        "cursor": bridged_cursor,
         "lean": bridged_lean,
         "uow": bridged_read,
     }

@@ -16,6 +16,7 @@ from tooling.harness import Server
 LAYER_READS = {"profile": "profile", "list_auth": "articles", "tags": "tags"}
 # The path that serves, from the driver up: each row adds one layer to the one above.
 _SHARED_TITLES = {
+    "cursor": "+ SQLAlchemy's Connection (read-only) and its driver adapter's DBAPI cursor",
     "lean": "+ the read query (Statement, read model) on a read-only connection",
     "uow": "+ the read-only unit of work around it",
     "service": "+ the service: middleware, auth, use case, view, JSON",
@@ -31,12 +32,13 @@ LAYER_TITLES: dict[str, dict[str, str]] = {
         "bytes": "the ceiling: captured bytes from an async endpoint",
         "hop": "+ the greenlet bridge: the endpoint awaits greenlet_spawn",
         "driver": "+ the read's SQL with plain asyncpg (own pool, no reset), in autocommit",
+        "pool": "the same on SQLAlchemy's pool, from inside the bridge (hop + pool)",
         **_SHARED_TITLES,
     },
 }
 
 # The layers of either path: the layer servers' and the service.
-LAYERS = tuple(LAYER_TITLES["thread"])
+LAYERS = tuple(dict.fromkeys([*LAYER_TITLES["thread"], *LAYER_TITLES["bridge"]]))
 
 
 def serving_path(database_url: str, env: dict[str, str]) -> str:

@@ -5,18 +5,22 @@ settings, TCP keepalives, and driver errors that translate to the same applicati
 import asyncio
 import socket
 from collections.abc import Callable
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import Engine, exc, func, select, text
+from sqlalchemy import Engine, Float, String, bindparam, exc, func, literal_column, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.util import greenlet_spawn
 
 from application.errors import TemporarilyUnavailable
+from infrastructure import statements
 from infrastructure.db_errors import translate
 from infrastructure.engine import create_serving_engine, is_bridged
+from infrastructure.instrumentation import count_statements, counting_statements
 from infrastructure.sessions import create_session_factory, read_only_bind
 from infrastructure.settings import Settings
+from infrastructure.statements import Statement
 from infrastructure.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import settings_for
 from tests.integration.test_database_faults import _terminate
@@ -147,3 +151,95 @@ def test_behind_a_pooler_a_read_only_unit_reads_inside_a_transaction(
 
     first, second = on_the_bridge(settings, two_reads)
     assert (first == second) is one_transaction
+
+
+# A read-only unit's reads (autocommit) go to asyncpg itself once a statement has run once
+# (infrastructure.statements): the same rows, counts and errors as from the adapter's cursor.
+_PID = Statement(select(func.pg_backend_pid()))
+_NAMES = Statement(
+    select(
+        literal_column("'alice'"),
+        func.json_build_array(bindparam("name", type_=String), literal_column("'x'")),
+        func.now(),
+    )
+)
+_SLEEP = Statement(select(func.pg_sleep(bindparam("seconds", type_=Float))))
+
+
+def _read_only_unit(engine: Engine) -> SqlAlchemyUnitOfWork:
+    return SqlAlchemyUnitOfWork(create_session_factory(engine)).read_only()
+
+
+def test_a_read_in_autocommit_goes_to_asyncpg_itself_and_comes_back_the_same(
+    postgresql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent_by_asyncpg = []
+    read_on_asyncpg = statements._read_on_asyncpg
+
+    def spied(*args: Any) -> Any:
+        sent_by_asyncpg.append(args[2])
+        return read_on_asyncpg(*args)
+
+    monkeypatch.setattr(statements, "_read_on_asyncpg", spied)
+    given = {"name": "bob"}
+
+    def twice(engine: Engine) -> tuple[list[Any], int]:
+        count_statements(engine)
+        with _read_only_unit(engine) as uow, counting_statements() as sent:
+            runs = [
+                (_NAMES.rows(uow.connection(), given), _NAMES.first(uow.connection(), given))
+                for _ in range(2)
+            ]
+        return runs, sent.count
+
+    (by_cursor, by_asyncpg), counted = on_the_bridge(settings_for(postgresql_url), twice)
+    assert sent_by_asyncpg == ["fetchrow", "fetch", "fetchrow"]  # the first run: the cursor
+    assert counted == 4
+    rows, first = by_asyncpg
+    assert len(rows) == 1
+    assert tuple(rows[0])[:2] == tuple(first)[:2] == tuple(by_cursor[0][0])[:2]
+    assert tuple(first)[:2] == ("alice", ["bob", "x"])
+    assert isinstance(tuple(first)[2], datetime)
+
+
+def test_a_connection_killed_under_a_read_in_autocommit_is_invalidated(
+    postgresql_url: str,
+) -> None:
+    settings = settings_for(postgresql_url, pool_size=1, pool_ping_idle_seconds=60)
+
+    def killed(engine: Engine) -> tuple[BaseException, int]:
+        with _read_only_unit(engine) as uow:
+            killed_pid = _PID.scalar(uow.connection())
+            _PID.scalar(uow.connection())  # described: the next one goes to asyncpg
+        _terminate(postgresql_url, killed_pid)
+        with pytest.raises(TemporarilyUnavailable) as raised, _read_only_unit(engine) as uow:
+            _PID.scalar(uow.connection())
+        checked_out = engine.pool.checkedout()  # type: ignore[attr-defined]
+        with _read_only_unit(engine) as uow:
+            assert _PID.scalar(uow.connection()) != killed_pid  # a new connection
+        return raised.value, checked_out
+
+    error, checked_out = on_the_bridge(settings, killed)
+    cause = error.__cause__
+    assert isinstance(cause, exc.DBAPIError)
+    assert cause.connection_invalidated
+    assert checked_out == 0
+
+
+def test_a_read_in_autocommit_over_its_timeout_is_temporarily_unavailable(
+    postgresql_url: str,
+) -> None:
+    settings = settings_for(postgresql_url, statement_timeout_ms=50, pool_size=1)
+
+    def too_long(engine: Engine) -> tuple[int, int]:
+        with _read_only_unit(engine) as uow:
+            _SLEEP.rows(uow.connection(), {"seconds": 0})  # described: the next goes to asyncpg
+            before = _PID.scalar(uow.connection())
+        with pytest.raises(TemporarilyUnavailable), _read_only_unit(engine) as uow:
+            _SLEEP.rows(uow.connection(), {"seconds": 1})
+        with _read_only_unit(engine) as uow:
+            _SLEEP.rows(uow.connection(), {"seconds": 0})
+            return before, _PID.scalar(uow.connection())
+
+    before, after = on_the_bridge(settings, too_long)
+    assert after == before  # the same connection, still usable

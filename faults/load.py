@@ -142,7 +142,12 @@ class LoadDriver:
         self.ledger = ledger
         self.stats = Stats()
         self.rng = random.Random(seed)
-        limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
+        # A connection idle for about the server's keep-alive timeout (5 s) may be closed by
+        # the server just as a request goes out on it: an error no server can avoid. The
+        # client lets go of idle connections well before (httpx's own default is 5 s too).
+        limits = httpx.Limits(
+            max_connections=400, max_keepalive_connections=100, keepalive_expiry=2.0
+        )
         self.client = httpx.AsyncClient(
             base_url=base_url,
             timeout=CLIENT_TIMEOUT,

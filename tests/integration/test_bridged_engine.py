@@ -229,14 +229,15 @@ def test_a_connection_killed_under_a_read_in_autocommit_is_invalidated(
 def test_a_read_in_autocommit_over_its_timeout_is_temporarily_unavailable(
     postgresql_url: str,
 ) -> None:
-    settings = settings_for(postgresql_url, statement_timeout_ms=50, pool_size=1)
+    # Room for the quick reads on a busy machine; the long one is cancelled at the timeout.
+    settings = settings_for(postgresql_url, statement_timeout_ms=500, pool_size=1)
 
     def too_long(engine: Engine) -> tuple[int, int]:
         with _read_only_unit(engine) as uow:
             _SLEEP.rows(uow.connection(), {"seconds": 0})  # described: the next goes to asyncpg
             before = _PID.scalar(uow.connection())
         with pytest.raises(TemporarilyUnavailable), _read_only_unit(engine) as uow:
-            _SLEEP.rows(uow.connection(), {"seconds": 1})
+            _SLEEP.rows(uow.connection(), {"seconds": 30})
         with _read_only_unit(engine) as uow:
             _SLEEP.rows(uow.connection(), {"seconds": 0})
             return before, _PID.scalar(uow.connection())

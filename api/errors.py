@@ -48,9 +48,14 @@ _HEADERS: dict[type[ConduitError], dict[str, str]] = {
 }
 
 
-def _conduit_error(_request: Request, error: Exception) -> Response:
+def _conduit_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ConduitError)
     kind = next(kind for kind in type(error).__mro__ if kind in _STATUS)
+    if kind is TemporarilyUnavailable:
+        # The client may only retry; the operator needs to know why (the database's error).
+        reason = error.__cause__ or error
+        why = str(reason).partition("\n")[0] or type(reason).__name__
+        log.warning("503, request id %s: %s", getattr(request.state, "request_id", None), why)
     headers = dict(_HEADERS.get(kind, {}))
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)

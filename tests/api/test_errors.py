@@ -94,6 +94,29 @@ def test_each_kind_of_error_has_one_status(
     assert {name: response.headers.get(name) for name in headers} == headers
 
 
+def test_a_503_logs_its_cause_under_the_request_id(
+    client: TestClient, container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What the unit of work raises for a database that cannot serve: the driver's error is
+    # the cause. The client is told only that it may retry; the operator reads why.
+    try:
+        raise TemporarilyUnavailable("u") from OSError("server closed the connection")
+    except TemporarilyUnavailable as error:
+        unavailable = error
+    container.article_service.override(providers.Object(_Exploding(unavailable)))
+
+    with caplog.at_level(logging.WARNING, logger="conduit.errors"):
+        response = client.get("/api/tags", headers={"X-Request-ID": "client-id-42"})
+
+    assert assert_error(response, 503) == ["u"]
+    assert "server closed" not in response.text
+    [record] = [r for r in caplog.records if r.name == "conduit.errors"]
+    assert record.levelno == logging.WARNING
+    assert "client-id-42" in record.getMessage()
+    assert "server closed the connection" in record.getMessage()
+    assert record.exc_info is None  # a condition, not a bug: one line, no traceback
+
+
 def test_unexpected_error_is_500_with_a_request_id_and_no_details(
     client: TestClient, container: Container, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -11,6 +11,8 @@ from load import PASSWORD, Ledger, LoadDriver, Record, User, last_record
 # Of the mixed requests; the rest is faults/load.py's mix (3% sign-ups). Together they stay
 # under nginx's 2 a second per address at the ~30 requests a second one client makes here.
 LOGIN_SHARE = 0.01
+# Tries of a read that checks a write (a 503 says nothing about what the replica holds).
+READ_ATTEMPTS = 3
 
 
 @dataclass
@@ -110,7 +112,16 @@ class Clients:
 
 
 async def read(driver: LoadDriver, slug: str, user: User | None) -> int | None:
-    response = await driver.call("read a write", "GET", f"/api/articles/{slug}", user)
+    """The status of reading ``slug``: 200 saw the write, 404 missed it. A 5xx or no answer
+    says neither, so the read is tried again after its Retry-After, as a client would (the
+    5xx check still counts the failed tries); the last status counts."""
+    for attempt in range(READ_ATTEMPTS):
+        response = await driver.call("read a write", "GET", f"/api/articles/{slug}", user)
+        if response is not None and response.status_code < 500:
+            return response.status_code
+        if attempt + 1 < READ_ATTEMPTS:
+            retry_after = response.headers.get("Retry-After", "") if response is not None else ""
+            await asyncio.sleep(min(1.0, float(retry_after) if retry_after.isdigit() else 0.5))
     return response.status_code if response is not None else None
 
 

@@ -55,6 +55,24 @@ def print_table(outcomes: list[Result]) -> None:
             print(f"  {name:<7} {check.mark}: {check.detail}")
 
 
+def print_failures(outcomes: list[Result], topology: Topology) -> None:
+    """Last, where a truncated log still shows it: each failed check, the requests that got
+    no 2xx in that fault, and what the hosts logged for them."""
+    sys.stderr.flush()
+    for o in (o for o in outcomes if o.failed):
+        print(f"\nfailed: {o.fault}")
+        for name, check in o.checks.items():
+            if not check.ok and not check.skipped:
+                print(f"  {name}: {check.detail}")
+        for note in o.notes:
+            print(f"  not 2xx: {note}")
+            request_id = note.rpartition("request id ")[2].rstrip(")")
+            for host in topology.hosts if request_id else []:
+                for line in host.log_text().splitlines():
+                    if request_id in line:
+                        print(f"    {host.name}: {line[:300]}")
+
+
 def print_hosts(topology: Topology, seconds: float) -> None:
     """Requests per host as nginx saw them (which upstream answered) over the whole run."""
     assert topology.nginx is not None
@@ -152,6 +170,8 @@ def main() -> int:
         topology.stop()
         if ok and not args.keep_logs:
             shutil.rmtree(workdir, ignore_errors=True)
+    if not ok:
+        print_failures(outcomes, topology)
     print(f"\n{'PASSED' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s", end="")
     print("" if ok and not args.keep_logs else f" (logs: {workdir})")
     return 0 if ok else 1

@@ -211,6 +211,13 @@ class Scenario:
             )
         ]
         statuses = Counter(r.status for r in records if r.status and r.status >= 400)
+        # Which requests failed, by the id the hosts log them under: a failed run's summary
+        # shows them, and the hosts' lines for them (cluster/run.py).
+        outcome.notes += [
+            f"{r.kind}: {r.status or r.error} (request id {r.request_id})"
+            for r in records
+            if r.status is None or r.status >= 400
+        ][:5]
         outcome.checks["5xx"] = Check(
             not late and cats["4xx"] == 0,
             f"{len(late)} 5xx outside the fault's window or 500; in all: "

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ColumnElement,
     Connection,
     FromClause,
@@ -127,6 +128,28 @@ def _value_list_postgresql(element: value_list, compiler: SQLCompiler, **kw: Any
 @compiles(value_list, "sqlite")
 def _value_list_sqlite(element: value_list, compiler: SQLCompiler, **kw: Any) -> str:
     return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+class one_of(GenericFunction[bool]):
+    """``one_of(column, subquery)``: the column's value is one of the subquery's. PostgreSQL:
+    ``= ANY(ARRAY(subquery))``, the values found first and the column's index probed for
+    them, whatever the statistics say (``IN (subquery)`` is planned as a join, which without
+    statistics hashed the subquery against every row of the table). SQLite: ``IN``."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(one_of, "postgresql")
+def _one_of_postgresql(element: one_of, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = element.clauses
+    return f"{compiler.process(column, **kw)} = ANY(ARRAY{compiler.process(values, **kw)})"
+
+
+@compiles(one_of, "sqlite")
+def _one_of_sqlite(element: one_of, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = element.clauses
+    return f"{compiler.process(column, **kw)} IN {compiler.process(values, **kw)}"
 
 
 # The names of an article's tags, as a list (order is the domain's, applied in Python).
@@ -264,8 +287,11 @@ def _callers_session(caller: Caller) -> dict[str, Any]:
 sql_part(
     FollowedBy,
     where=(
-        articles.c.author_id.in_(
-            select(follows.c.followee_id).where(follows.c.follower_id == CALLER_ID)
+        one_of(
+            articles.c.author_id,
+            select(follows.c.followee_id)
+            .where(follows.c.follower_id == CALLER_ID)
+            .scalar_subquery(),
         ),
     ),
 )

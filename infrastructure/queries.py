@@ -132,9 +132,10 @@ def _value_list_sqlite(element: value_list, compiler: SQLCompiler, **kw: Any) ->
 
 class one_of(GenericFunction[bool]):
     """``one_of(column, subquery)``: the column's value is one of the subquery's. PostgreSQL:
-    ``= ANY(ARRAY(subquery))``, the values found first and the column's index probed for
-    them, whatever the statistics say (``IN (subquery)`` is planned as a join, which without
-    statistics hashed the subquery against every row of the table). SQLite: ``IN``."""
+    ``= ANY(ARRAY(subquery))``, the values found first (once), then looked up in the
+    column's index or checked against each row; ``IN (subquery)`` is planned as a join,
+    which without statistics hashed the subquery against every row of the table
+    (``tests/integration/test_query_plans.py``). SQLite: ``IN``."""
 
     type = Boolean()
     inherit_cache = True

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, Text, cast, event, func, select
+from sqlalchemy import Connection, Engine, Text, cast, event, func, select
 from sqlalchemy.engine import ExceptionContext
 
 from infrastructure.sessions import read_only_bind
@@ -151,20 +151,22 @@ class Replicas:
         ]
         return random.choice(usable).engine if usable else self.primary
 
-    def committed(self) -> None:
+    def committed(self, connection: Connection) -> None:
         """After a commit on the primary: remember where the primary's WAL was, for the
         client (its cookie) and for the rest of this request.
 
-        The write is committed whatever happens here: if the position cannot be read, the
-        client reads from the primary for as long as a replica may lag (the highest
-        position), never from a replica without its write.
+        Read on ``connection``, the one that committed: a second one from the pool would
+        wait for itself when every connection is in a committing unit of work. The write is
+        committed whatever happens here: if the position cannot be read, the client reads
+        from the primary for as long as a replica may lag (the highest position), never
+        from a replica without its write.
         """
         client = _client.get()
         if client is None:
             return  # not a request (a script, a test): no client to tell
         try:
-            with read_only_bind(self.primary, snapshot=False).connect() as connection:
-                position = parse_position(connection.scalar(_WRITTEN))
+            position = parse_position(connection.scalar(_WRITTEN))
+            connection.rollback()  # the read's own transaction: none is left open
         except Exception as error:
             log.warning("commit position unknown, the client reads from the primary: %s", error)
             position = None

@@ -162,8 +162,8 @@ class SqlAlchemyUnitOfWork:
         self._end_session()
         if self._connection is not None:
             self._connection.commit()
-        if self.replicas is not None:
-            self.replicas.committed()
+            if self.replicas is not None:
+                self.replicas.committed(self._connection)
 
     def rollback(self) -> None:
         self._end_session()

@@ -124,11 +124,31 @@ def test_a_client_ahead_of_every_replica_reads_on_the_primary(replicas, primary)
         assert read_on(replicas, factory) is replicas.replicas[0]
 
 
-def test_a_commit_whose_position_cannot_be_read_keeps_the_client_on_the_primary(replicas):
-    unreachable = create_db_engine(settings_for(closed_port_url(), connect_timeout_seconds=1))
-    after_a_lost_primary = Replicas(unreachable, replicas.replicas, max_lag_seconds=5)
+def test_a_commit_whose_position_cannot_be_read_keeps_the_client_on_the_primary(replicas, primary):
+    lost = primary.connect()
+    lost.close()  # the connection that committed is gone before the position is read
     with ClientPositions(max_lag_seconds=5).request(cookie=None) as client:
-        after_a_lost_primary.committed()
+        replicas.committed(lost)
     assert client.committed is not None
     assert all(member.replayed < client.committed for member in replicas._members)
-    unreachable.dispose()
+
+
+def test_a_commit_reads_its_position_on_its_own_connection(postgresql_url, replicas):
+    """The position is read on the connection that committed: a second one from the pool
+    would wait for itself when every connection is in a committing unit of work (a pool of
+    one here), and the client would be sent to the primary for nothing."""
+    primary = create_db_engine(settings_for(postgresql_url, pool_size=1, pool_timeout=0.5))
+    alone = Replicas(primary, replicas.replicas, max_lag_seconds=5)
+    with ClientPositions(max_lag_seconds=5).request(cookie=None) as client:
+        uow = SqlAlchemyUnitOfWork(create_session_factory(primary), alone)
+        with uow:
+            uow.users.add(UserFactory(username="alone"))
+            uow.commit()
+    with primary.connect() as connection:
+        now = parse_position(
+            connection.exec_driver_sql("SELECT pg_current_wal_lsn()::text").scalar()
+        )
+    assert client.committed is not None and now is not None
+    assert client.committed <= now  # a real position, not "unknown" (the highest there is)
+    assert primary.pool.checkedout() == 0
+    primary.dispose()
